@@ -37,9 +37,13 @@ LDLIBS := -luv -lcjson -lopenblas -lsqlite3 -ltree-sitter -lm -lpthread
 # Modules, lowest first.  SIMD kernels get their ISA flags from their file name suffix; they are
 # chosen at run time from CPUID, never by -march=native.
 MODULES := base engine lsp context cache daemon
+# A module may add a fragment <module>/module.mk that appends generated sources to EXTRA_SRCS
+# (paths under build/gen/, with their own rules).
+EXTRA_SRCS :=
+-include $(wildcard */module.mk)
 MOD_SRCS = $(filter-out daemon/main.c,$(wildcard $(1)/*.c $(1)/*/*.c $(1)/*/*/*.c))
-SRCS := $(foreach m,$(MODULES),$(call MOD_SRCS,$(m)))
-OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(SRCS))
+SRCS := $(foreach m,$(MODULES),$(call MOD_SRCS,$(m))) $(EXTRA_SRCS)
+OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(patsubst build/gen/%,gen/%,$(SRCS)))
 TEST_SRCS := $(wildcard tests/*/*.c) tests/runner.c
 TEST_SRCS := $(filter-out tests/fuzz/%,$(TEST_SRCS))
 TEST_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(TEST_SRCS))
@@ -65,6 +69,10 @@ $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(call isa_flags,$<) -MMD -MP -c $< -o $@
 
+$(OUT)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
 $(LIB): $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -80,7 +88,7 @@ $(OUT)/seekd-test: $(TEST_OBJS) $(LIB) $(GRAMMAR_LIB)
 TEST_JOBS ?= 2
 test: deps $(OUT)/seekd $(OUT)/seekd-test
 	@if [ "$(OUT)" = build/release ]; then ln -sf release/seekd build/seekd; fi
-	SEEKD_BIN=$(TOP)/$(OUT)/seekd SEEKD_BUILD=$(TOP)/build ASAN_OPTIONS=detect_leaks=1 \
+	SEEKD_BIN=$(TOP)/$(OUT)/seekd SEEKD_OUT=$(TOP)/$(OUT) SEEKD_BUILD=$(TOP)/build ASAN_OPTIONS=detect_leaks=1 \
 	  $(OUT)/seekd-test -j $(TEST_JOBS) --ext tests/ext $(T)
 
 asan:
@@ -91,6 +99,49 @@ tsan:
 
 debug:
 	$(MAKE) all DEBUG=1
+
+# Benchmarks: every bench/*.c is a program of its own linked with libseekd; `make bench` builds
+# and runs them all (B=substring picks some).  They print figures; they assert nothing.
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
+$(OUT)/bench/%: bench/%.c $(LIB) $(GRAMMAR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(GRAMMAR_LIB) $(LDLIBS)
+bench: deps $(OUT)/seekd $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do case "$$b" in *$(B)*) echo "== $$b"; SEEKD_BIN=$(TOP)/$(OUT)/seekd $$b || exit 1;; esac; done
+
+# Fuzzing: every tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput.  `make fuzz` builds each
+# with libFuzzer (clang, ASan+UBSan) and runs it for FUZZ_SECONDS (FUZZ=NAME picks one), adding
+# crashes to tests/fuzz/regress/NAME/.  `make test` replays every regression and seed input
+# through the same targets linked with tests/fuzz/replay.c (tests/ext/fuzz_replay.sh).
+FUZZ_SECONDS ?= 300
+FUZZ_SRCS := $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_OUT := build/fuzz
+FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(filter-out $(EXTRA_SRCS),$(SRCS))) $(patsubst build/gen/%.c,$(FUZZ_OUT)/obj/gen/%.o,$(EXTRA_SRCS))
+$(FUZZ_OUT)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(call isa_flags,$<) -c $< -o $@
+$(FUZZ_OUT)/libseekd.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libseekd.a $(GRAMMAR_LIB)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OUT)/libseekd.a $(GRAMMAR_LIB) $(LDLIBS)
+fuzz: deps $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
+	@for n in $(FUZZ_NAMES); do case "$$n" in *$(FUZZ)*) \
+	  mkdir -p tests/fuzz/regress/$$n $(FUZZ_OUT)/corpus/$$n; \
+	  echo "== fuzz $$n for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_OUT)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=tests/fuzz/regress/$$n/ \
+	    $(FUZZ_OUT)/corpus/$$n tests/fuzz/seeds/$$n 2>&1 | grep -E 'stat::number_of_executed_runs|cov:|ERROR|SUMMARY' | tail -4 || true;; esac; done
+# Replay binaries (plain and sanitizer builds link the same target with a main that reads files).
+$(OUT)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB) $(GRAMMAR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(LIB) $(GRAMMAR_LIB) $(LDLIBS)
+FUZZ_REPLAY := $(patsubst %,$(OUT)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
+test: $(FUZZ_REPLAY)
 
 clean:
 	rm -rf build/release build/debug build/asan build/tsan build/fuzz build/seekd
