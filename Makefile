@@ -55,7 +55,7 @@ isa_flags = $(if $(findstring _avx512,$(1)),$(AVX512_FLAGS),$(if $(findstring _a
 
 -include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d)
 
-.PHONY: all deps test asan tsan debug fuzz bench demo fresh clean check-deps
+.PHONY: all deps test asan tsan debug fuzz bench demo fresh clean
 
 all: deps $(OUT)/seekd
 	@if [ "$(OUT)" = build/release ]; then ln -sf release/seekd build/seekd; fi
@@ -145,3 +145,6 @@ test: $(FUZZ_REPLAY)
 
 clean:
 	rm -rf build/release build/debug build/asan build/tsan build/fuzz build/seekd
+
+fresh:
+	tools/fresh.sh
