@@ -32,6 +32,13 @@ fi
 rm -rf "$root"; mkdir -p "$root"
 tar -C "$root" -xf "$base"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This workplace reaches the registries through a TLS proxy whose CA the host machine trusts; a
+# fresh machine here has the same site CAs, so carry them (not any package) into the root.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
+fi
 git clone -q --no-hardlinks "$top" "$root/root/seekd"
 if [ -d "$top/../shared" ]; then cp -r "$top/../shared" "$root/root/shared"; fi
 mount -t proc proc "$root/proc"
@@ -41,7 +48,8 @@ mount -t sysfs sys "$root/sys"
 echo "fresh: running '$cmds' in a clean clone of $(git -C "$top" rev-parse --short HEAD)"
 rc=0
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 /bin/sh -c "cd /root/seekd && $cmds" || rc=$?
+    LANG=C.UTF-8 ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS} \
+    ${SSL_CERT_FILE:+npm_config_cafile=$SSL_CERT_FILE} /bin/sh -c "cd /root/seekd && $cmds" || rc=$?
 end=$(date +%s)
 echo "fresh: exit $rc after $((end - start)) s"
 exit $rc
