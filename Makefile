@@ -148,3 +148,7 @@ clean:
 
 fresh:
 	tools/fresh.sh
+
+# The VS Code extension packaged offline into a .vsix (node_modules come from its package-lock).
+vsix: deps
+	cd editors/vscode && npx tsc -p . && npx vsce package --allow-missing-repository --skip-license -o build/seekd.vsix

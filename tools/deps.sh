@@ -77,6 +77,16 @@ awk '$1 == "npm" { print $2, $3, $4, $5 }' "$list" | while read -r name ver inte
     touch "$stamp"
 done
 
+# --- package-lock.json folders ---------------------------------------------------------------
+for dir in $(awk '$1 == "lock" { print $2 }' "$list"); do
+    stamp=$build/deps/lock-$(printf '%s' "$dir" | tr '/' '_').ok
+    if [ ! -d "$top/$dir/node_modules" ] || [ ! -f "$stamp" ] || [ "$top/$dir/package-lock.json" -nt "$stamp" ]; then
+        (cd "$top/$dir" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) || {
+            echo "seekd deps: npm ci in $dir failed" >&2; exit 1; }
+        touch "$stamp"
+    fi
+done
+
 # --- compile the grammars into one static library ------------------------------------------
 lib=$build/grammars/libgrammars.a
 if [ ! -f "$lib" ] || [ -n "$(find "$build/deps" -name 'tree-sitter-*.ok' -newer "$lib")" ]; then
