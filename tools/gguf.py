@@ -22,8 +22,8 @@ Writer API (used by make_model.py and the demo-model trainer, keep it stable):
     w.add_tensor(name, array_or_bytes, ggml_type, shape=None)
         shape is in ggml order (ne0 = innermost/contiguous first).  When omitted it is the
         numpy shape reversed.  A float array is converted/quantised to ggml_type (quants.py);
-        bytes/bytearray/memoryview/uint8 arrays are taken as raw, already-encoded data and
-        need `shape`.  A callable may be given instead (called once, during write(), with no
+        bytes/bytearray/memoryview and np.uint8 arrays (whatever ggml_type) are taken as raw,
+        already-encoded data and need `shape`.  A callable may be given instead (called once, during write(), with no
         arguments, returning an array or raw bytes or an iterable of such chunks in row
         order); it needs `shape` and lets a writer stream tensors that do not fit in RAM.
     w.write()   writes the file (mode 0600) and closes it.
@@ -331,7 +331,7 @@ class GGUFWriter:
             if shape is None:
                 raise GGUFError("a callable tensor source needs shape")
         elif isinstance(data, (bytes, bytearray, memoryview)) or (
-                isinstance(data, np.ndarray) and data.dtype == np.uint8 and ggml_type != GGML_TYPE_F32):
+                isinstance(data, np.ndarray) and data.dtype == np.uint8):
             if shape is None:
                 raise GGUFError("raw tensor bytes need shape")
             data = bytes(memoryview(data).cast("B")) if not isinstance(data, bytes) else data
@@ -418,7 +418,7 @@ def _write_tensor_data(f, name, t, ne, data):
         src = [src]
     total = 0
     for chunk in src:
-        if isinstance(chunk, np.ndarray) and not (chunk.dtype == np.uint8 and t != GGML_TYPE_F32):
+        if isinstance(chunk, np.ndarray) and chunk.dtype != np.uint8:
             chunk = _quants().quantize(chunk.reshape(-1), t)
         mv = memoryview(chunk).cast("B") if not isinstance(chunk, bytes) else chunk
         f.write(mv)
