@@ -7,6 +7,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 list=$top/deps.txt
 mkdir -p "$build/deps"
+# One installer at a time (several makes may start at once).
+if [ -z "${SEEKD_DEPS_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
+    export SEEKD_DEPS_LOCKED=1
+    exec flock "$build/deps/.lock" "$0" "$@"
+fi
 
 # --- Debian packages ---------------------------------------------------------------------
 missing=""
