@@ -104,7 +104,11 @@ int cache_stats_summary(struct cache *c, struct cache_stats_summary *out)
                            "sum(from_cache), sum(spec_drafted), sum(spec_accepted) "
                            "FROM events GROUP BY kind",
                            -1, &st, NULL);
-    while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    if (s != SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    while (st && (s = sqlite3_step(st)) == SQLITE_ROW) {
         int kind = sqlite3_column_int(st, 0);
         uint64_t cnt = (uint64_t)sqlite3_column_int64(st, 1);
         out->events += cnt;
@@ -137,9 +141,13 @@ int cache_stats_summary(struct cache *c, struct cache_stats_summary *out)
                            "sum(kind = 3), sum(CASE WHEN kind IN (1, 2) THEN accepted_len END) "
                            "FROM events GROUP BY language ORDER BY 2 DESC, language LIMIT ?1",
                            -1, &st, NULL);
-    if (s == SQLITE_OK)
+    if (s != SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+    } else {
         sqlite3_bind_int(st, 1, CACHE_STATS_MAX_LANGS);
-    while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    while (st && out->n_langs < CACHE_STATS_MAX_LANGS && (s = sqlite3_step(st)) == SQLITE_ROW) {
         struct cache_stats_lang *L = &out->langs[out->n_langs++];
         const char *name = (const char *)sqlite3_column_text(st, 0);
         snprintf(L->language, sizeof L->language, "%s", name ? name : "");
@@ -150,7 +158,7 @@ int cache_stats_summary(struct cache *c, struct cache_stats_summary *out)
         L->accepted_chars = (uint64_t)sqlite3_column_int64(st, 5);
     }
     sqlite3_finalize(st);
-    if (s != SQLITE_DONE) {
+    if (s != SQLITE_DONE && s != SQLITE_ROW) {
         rc = cache__err(c, s, "summary");
         goto out;
     }
