@@ -73,6 +73,182 @@ struct eng_tensor {
 
 /* ==== GGUF loader and tokenizer (issue 3) ================================================= */
 
+/* ---- GGUF files (engine/gguf.c) ----------------------------------------------------------
+ * A GGUF model mmapped read-only.  eng_gguf_open validates the whole header (every length,
+ * count, type and tensor offset against the file size) and never touches tensor data, so
+ * opening a multi-GB file costs only the metadata parse.  A gguf-split model ("X-00001-of-
+ * 00003.gguf", keys split.no/split.count) is opened through any of its shards and presents the
+ * tensors of all shards as one model; metadata comes from the first shard.
+ * All pointers returned by accessors point into the mapping or into the handle and stay valid
+ * until eng_gguf_close.  A handle is immutable after open: any thread may read it. */
+struct eng_gguf;
+
+enum eng_gguf_vtype { /* metadata value types, ids as stored in the file */
+    ENG_GGUF_U8 = 0, ENG_GGUF_I8 = 1, ENG_GGUF_U16 = 2, ENG_GGUF_I16 = 3, ENG_GGUF_U32 = 4,
+    ENG_GGUF_I32 = 5, ENG_GGUF_F32 = 6, ENG_GGUF_BOOL = 7, ENG_GGUF_STRING = 8,
+    ENG_GGUF_ARRAY = 9, ENG_GGUF_U64 = 10, ENG_GGUF_I64 = 11, ENG_GGUF_F64 = 12,
+};
+
+/* Opens and validates `path`.  On failure returns -errno or ENG_EFORMAT / ENG_EUNSUPPORTED and
+ * writes "FILE: offset N: reason" into errbuf (may be NULL).  *out is owned by the caller:
+ * release with eng_gguf_close (NULL is fine). */
+int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf **out);
+void eng_gguf_close(struct eng_gguf *g);
+
+uint32_t eng_gguf_version(const struct eng_gguf *g);
+uint32_t eng_gguf_alignment(const struct eng_gguf *g);
+int eng_gguf_n_files(const struct eng_gguf *g);            /* 1, or the split count */
+uint64_t eng_gguf_file_size(const struct eng_gguf *g);     /* sum over shards */
+uint64_t eng_gguf_data_offset(const struct eng_gguf *g);   /* of the first shard */
+
+/* Metadata.  Keys are looked up by exact name (hash).  Index-based access is for listing. */
+int eng_gguf_n_kv(const struct eng_gguf *g);
+int eng_gguf_find_key(const struct eng_gguf *g, const char *key); /* index, or -1 */
+const char *eng_gguf_key(const struct eng_gguf *g, int idx);      /* NUL-terminated */
+enum eng_gguf_vtype eng_gguf_kv_type(const struct eng_gguf *g, int idx);
+const char *eng_gguf_vtype_name(int vtype);
+/* Typed getters by key.  Return 0, ENG_ENOTFOUND (key absent, *out untouched) or ENG_EFORMAT
+ * (key present with a type that does not convert).  get_int accepts every integer type and
+ * bool, get_uint every integer type with a non-negative value, get_f32 F32 and F64. */
+int eng_gguf_get_int(const struct eng_gguf *g, const char *key, int64_t *out);
+int eng_gguf_get_uint(const struct eng_gguf *g, const char *key, uint64_t *out);
+int eng_gguf_get_f32(const struct eng_gguf *g, const char *key, float *out);
+int eng_gguf_get_bool(const struct eng_gguf *g, const char *key, int *out);
+/* A string value: NUL-terminated copy owned by the handle (embedded NULs are possible; *len is
+ * the true length, len may be NULL). */
+int eng_gguf_get_str(const struct eng_gguf *g, const char *key, const char **s, size_t *len);
+
+/* Arrays (never nested).  Elements are read through the accessors below, which bounds-check i
+ * and convert: arr_int for integer/bool elements, arr_f for F32/F64, arr_str for strings
+ * (pointer into the mapping, NOT NUL-terminated). */
+struct eng_gguf_arr {
+    const struct eng_gguf *g;
+    enum eng_gguf_vtype type; /* element type */
+    uint64_t n;
+    const uint8_t *data;      /* first element in the mapping */
+    const uint64_t *str_off;  /* STRING arrays: offset of each string's length field from data */
+};
+int eng_gguf_get_arr(const struct eng_gguf *g, const char *key, struct eng_gguf_arr *out);
+int eng_gguf_arr_int(const struct eng_gguf_arr *a, uint64_t i, int64_t *out);
+int eng_gguf_arr_f(const struct eng_gguf_arr *a, uint64_t i, double *out);
+int eng_gguf_arr_str(const struct eng_gguf_arr *a, uint64_t i, const char **s, size_t *len);
+
+/* Tensors.  Names are unique over all shards.  data points into the read-only mapping; it is
+ * not touched (so not paged in) until the caller reads it. */
+int eng_gguf_n_tensors(const struct eng_gguf *g);
+int eng_gguf_tensor_at(const struct eng_gguf *g, int idx, struct eng_tensor *out);
+int eng_gguf_tensor(const struct eng_gguf *g, const char *name, struct eng_tensor *out);
+/* Lookup plus shape check: ne0..ne3 are the expected dims (trailing dims of 1 may be given as
+ * 1 or omitted by passing n_dims).  ENG_ENOTFOUND or ENG_ESHAPE with the reason in errbuf. */
+int eng_gguf_tensor_shaped(const struct eng_gguf *g, const char *name, int n_dims,
+                           const int64_t ne[4], struct eng_tensor *out, char *errbuf,
+                           size_t errlen);
+
+/* ---- hyperparameters for general.architecture = "llama" (engine/gguf_hparams.c) -------- */
+enum eng_rope_scaling { ENG_ROPE_SCALING_NONE = 0, ENG_ROPE_SCALING_LINEAR = 1,
+                        ENG_ROPE_SCALING_YARN = 2, ENG_ROPE_SCALING_LONGROPE = 3 };
+struct eng_hparams {
+    char arch[32];            /* "llama" */
+    uint32_t n_ctx_train;     /* llama.context_length */
+    uint32_t n_embd;          /* llama.embedding_length */
+    uint32_t n_layer;         /* llama.block_count */
+    uint32_t n_ff;            /* llama.feed_forward_length (array form: must be uniform) */
+    uint32_t n_head;          /* llama.attention.head_count */
+    uint32_t n_head_kv;       /* ...head_count_kv, default n_head */
+    uint32_t head_dim;        /* ...key_length, default n_embd / n_head */
+    uint32_t head_dim_v;      /* ...value_length, default n_embd / n_head */
+    uint32_t n_rot;           /* llama.rope.dimension_count, default head_dim; must equal it */
+    uint32_t n_vocab;         /* length of tokenizer.ggml.tokens (else llama.vocab_size) */
+    float rope_freq_base;     /* default 10000 */
+    enum eng_rope_scaling rope_scaling_type; /* llama.rope.scaling.type, default linear */
+    float rope_scaling_factor;/* rope.scaling.factor, else the old rope.scale_linear, else 0 */
+    float rope_freq_scale;    /* what RoPE uses: 1/factor (1 when factor is 0 or type none) */
+    float rms_eps;            /* llama.attention.layer_norm_rms_epsilon (required) */
+    int tied_output;          /* 1 when output.weight is absent (token_embd.weight reused) */
+    int file_type;            /* general.file_type (llama_ftype), -1 when absent */
+};
+/* Reads and checks the hyperparameters.  ENG_EUNSUPPORTED for another architecture,
+ * ENG_EFORMAT for a missing required key or an inconsistent value, reason in errbuf. */
+int eng_hparams_load(const struct eng_gguf *g, struct eng_hparams *hp, char *errbuf,
+                     size_t errlen);
+const char *eng_ftype_name(int ftype); /* "Q4_K_M", or "unknown" */
+
+/* ---- vocabulary and tokenizer (engine/vocab.c, engine/tokenizer.c) ----------------------
+ * Byte-level BPE with the DeepSeek pre-tokenizers, matching llama.cpp token for token.  A
+ * vocab is immutable after load: eng_tokenize and the piece functions may run concurrently on
+ * any threads (each call allocates its own scratch). */
+struct eng_vocab;
+
+enum eng_token_type { /* llama_token_type, as stored in tokenizer.ggml.token_type */
+    ENG_TOKEN_UNDEFINED = 0, ENG_TOKEN_NORMAL = 1, ENG_TOKEN_UNKNOWN = 2, ENG_TOKEN_CONTROL = 3,
+    ENG_TOKEN_USER_DEFINED = 4, ENG_TOKEN_UNUSED = 5, ENG_TOKEN_BYTE = 6,
+};
+enum eng_pretok { ENG_PRETOK_DEEPSEEK_CODER = 1, ENG_PRETOK_DEEPSEEK_LLM = 2 };
+
+/* Loads the tokenizer from the metadata (the gguf handle may be closed afterwards: the vocab
+ * copies what it needs).  A missing tokenizer.ggml.pre is resolved from the vocab (size and
+ * special-token texts) with a warning; an unknown pre or model is ENG_EUNSUPPORTED.
+ * *out owned by the caller, release with eng_vocab_free. */
+int eng_vocab_load(const struct eng_gguf *g, struct eng_vocab **out, char *errbuf,
+                   size_t errlen);
+void eng_vocab_free(struct eng_vocab *v);
+
+int32_t eng_vocab_n_tokens(const struct eng_vocab *v);
+enum eng_pretok eng_vocab_pretok(const struct eng_vocab *v);
+const char *eng_vocab_pretok_name(const struct eng_vocab *v); /* "deepseek-coder" */
+int eng_vocab_pretok_guessed(const struct eng_vocab *v); /* 1 when the pre key was missing */
+/* Special ids, -1 when the vocab has none.  FIM tokens come from the fim_*_token_id keys (or
+ * their deprecated prefix/suffix/middle aliases) or are found by text and forced to CONTROL. */
+int32_t eng_vocab_bos(const struct eng_vocab *v);
+int32_t eng_vocab_eos(const struct eng_vocab *v);
+int32_t eng_vocab_eot(const struct eng_vocab *v);
+int32_t eng_vocab_pad(const struct eng_vocab *v);
+int32_t eng_vocab_fim_pre(const struct eng_vocab *v);
+int32_t eng_vocab_fim_suf(const struct eng_vocab *v);
+int32_t eng_vocab_fim_mid(const struct eng_vocab *v);
+int32_t eng_vocab_nl(const struct eng_vocab *v);  /* the token of "\n" */
+int eng_vocab_add_bos(const struct eng_vocab *v); /* tokenizer.ggml.add_bos_token */
+int eng_vocab_is_eog(const struct eng_vocab *v, int32_t id);
+/* The EOG ids in increasing order; returns their count (writes at most cap). */
+int eng_vocab_eog_ids(const struct eng_vocab *v, int32_t *ids, int cap);
+/* Stored token text (byte-level form for NORMAL tokens), NULL for a bad id. */
+const char *eng_vocab_text(const struct eng_vocab *v, int32_t id, size_t *len);
+enum eng_token_type eng_vocab_type(const struct eng_vocab *v, int32_t id); /* after forcing */
+int32_t eng_vocab_find(const struct eng_vocab *v, const char *text, size_t len); /* or -1 */
+
+/* Tokenizes len bytes of text.  add_bos: prepend BOS when the vocab says add_bos_token.
+ * parse_special: CONTROL tokens written in the text become their ids (USER_DEFINED ones always
+ * do, as in llama.cpp).  Invalid UTF-8 bytes are tokenized as U+FFFD.  Writes at most cap ids
+ * and returns the total count (call again with a bigger buffer when it exceeds cap), or a
+ * negative error. */
+int eng_tokenize(const struct eng_vocab *v, const char *text, size_t len, int add_bos,
+                 int parse_special, int32_t *ids, int cap);
+
+/* The bytes of one token as llama.cpp's token_to_piece: NORMAL tokens decoded from byte-level
+ * form, USER_DEFINED verbatim, CONTROL verbatim only when special, others empty.  Returns the
+ * piece length and copies min(length, cap) bytes (no NUL); negative for a bad id. */
+int eng_token_piece(const struct eng_vocab *v, int32_t id, int special, char *buf, size_t cap);
+/* The same piece without copying; NULL for a bad id. */
+const char *eng_token_piece_ref(const struct eng_vocab *v, int32_t id, int special, size_t *len);
+
+/* Streaming detokenizer: feed tokens one by one; the bytes of an incomplete UTF-8 sequence at
+ * the end are held back until the next token completes them (or flush).  Invalid sequences are
+ * passed through unchanged.  Caller-owned struct, no allocation: zero it (or _init) to start. */
+struct eng_detok {
+    uint8_t held[4];
+    int n_held;
+};
+void eng_detok_init(struct eng_detok *d);
+/* Appends the complete bytes (at most cap; returns the count, or the needed count when > cap,
+ * in which case nothing is consumed: call again with room for 4 + piece length). */
+int eng_detok_push(struct eng_detok *d, const struct eng_vocab *v, int32_t id, int special,
+                   char *out, size_t cap);
+int eng_detok_flush(struct eng_detok *d, char *out, size_t cap); /* held bytes, cap >= 4 */
+/* Whole-sequence detokenization: concatenated pieces; same return convention as eng_tokenize. */
+int eng_detokenize(const struct eng_vocab *v, const int32_t *ids, int n, int special,
+                   char *out, size_t cap);
+
+
 /* ==== kernels, thread pool, forward pass, KV cache, sampling (issue 5) ==================== */
 
 /* ==== speculative decoding (issue 6) ====================================================== */

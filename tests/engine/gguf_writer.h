@@ -1,0 +1,133 @@
+/*
+ * A small GGUF writer for tests, fuzz seeds and benchmarks: builds a file in memory field by
+ * field, so tests can produce valid files and also any malformation (wrong counts, types,
+ * offsets).  Header-only; every function is static.  Not part of seekd itself.
+ */
+#ifndef SEEKD_TESTS_GGUF_WRITER_H
+#define SEEKD_TESTS_GGUF_WRITER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_FN static __attribute__((unused))
+
+struct gw {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+GW_FN void gw_raw(struct gw *w, const void *d, size_t n)
+{
+    if (w->n + n > w->cap) {
+        w->cap = (w->n + n) * 2 + 64;
+        w->p = realloc(w->p, w->cap);
+        if (!w->p)
+            abort();
+    }
+    if (n)
+        memcpy(w->p + w->n, d, n);
+    w->n += n;
+}
+GW_FN void gw_u8(struct gw *w, uint8_t v) { gw_raw(w, &v, 1); }
+GW_FN void gw_u32(struct gw *w, uint32_t v) { gw_raw(w, &v, 4); }
+GW_FN void gw_u64(struct gw *w, uint64_t v) { gw_raw(w, &v, 8); }
+GW_FN void gw_f32(struct gw *w, float v) { gw_raw(w, &v, 4); }
+GW_FN void gw_str(struct gw *w, const char *s)
+{
+    gw_u64(w, strlen(s));
+    gw_raw(w, s, strlen(s));
+}
+GW_FN void gw_header(struct gw *w, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
+{
+    gw_raw(w, "GGUF", 4);
+    gw_u32(w, version);
+    gw_u64(w, n_tensors);
+    gw_u64(w, n_kv);
+}
+/* Key-value helpers (type ids as in GGUF). */
+GW_FN void gw_kv_u32(struct gw *w, const char *k, uint32_t v)
+{
+    gw_str(w, k);
+    gw_u32(w, 4);
+    gw_u32(w, v);
+}
+GW_FN void gw_kv_u16(struct gw *w, const char *k, uint16_t v)
+{
+    gw_str(w, k);
+    gw_u32(w, 2);
+    gw_raw(w, &v, 2);
+}
+GW_FN void gw_kv_i32(struct gw *w, const char *k, int32_t v)
+{
+    gw_str(w, k);
+    gw_u32(w, 5);
+    gw_raw(w, &v, 4);
+}
+GW_FN void gw_kv_f32(struct gw *w, const char *k, float v)
+{
+    gw_str(w, k);
+    gw_u32(w, 6);
+    gw_f32(w, v);
+}
+GW_FN void gw_kv_bool(struct gw *w, const char *k, int v)
+{
+    gw_str(w, k);
+    gw_u32(w, 7);
+    gw_u8(w, (uint8_t)v);
+}
+GW_FN void gw_kv_str(struct gw *w, const char *k, const char *v)
+{
+    gw_str(w, k);
+    gw_u32(w, 8);
+    gw_str(w, v);
+}
+GW_FN void gw_kv_arr_str(struct gw *w, const char *k, const char *const *v, size_t n)
+{
+    gw_str(w, k);
+    gw_u32(w, 9);
+    gw_u32(w, 8);
+    gw_u64(w, n);
+    for (size_t i = 0; i < n; i++)
+        gw_str(w, v[i]);
+}
+GW_FN void gw_kv_arr_i32(struct gw *w, const char *k, const int32_t *v, size_t n)
+{
+    gw_str(w, k);
+    gw_u32(w, 9);
+    gw_u32(w, 5);
+    gw_u64(w, n);
+    gw_raw(w, v, n * 4);
+}
+GW_FN void gw_tensor(struct gw *w, const char *name, uint32_t n_dims, const int64_t *ne,
+                      uint32_t type, uint64_t offset)
+{
+    gw_str(w, name);
+    gw_u32(w, n_dims);
+    for (uint32_t i = 0; i < n_dims; i++)
+        gw_u64(w, (uint64_t)ne[i]);
+    gw_u32(w, type);
+    gw_u64(w, offset);
+}
+GW_FN void gw_pad(struct gw *w, size_t align)
+{
+    while (w->n % align)
+        gw_u8(w, 0);
+}
+GW_FN int gw_write(const struct gw *w, const char *path)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return -1;
+    size_t ok = fwrite(w->p, 1, w->n, fp);
+    fclose(fp);
+    return ok == w->n ? 0 : -1;
+}
+GW_FN void gw_free(struct gw *w)
+{
+    free(w->p);
+    *w = (struct gw){0};
+}
+
+#endif
