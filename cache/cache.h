@@ -130,6 +130,11 @@ int cache_put(struct cache *c, const struct cache_key *key, const struct cache_e
 /* Marks the entry for key accepted (1) or not (0).  Returns 0, or 1 when there is no such
  * entry, or negative. */
 int cache_set_accepted(struct cache *c, const struct cache_key *key, int accepted);
+/* Lookups only read: the hit/miss counters and the LRU touches of hits are kept in memory and
+ * written with the connection's next write (put, set_accepted, stats_record, ...), by
+ * cache_stats, on close, or by this call, which the daemon makes when idle.  Returns 0 or
+ * negative (the pending data is kept for the next attempt). */
+int cache_flush(struct cache *c);
 /* Frees entry->text and zeroes the entry.  NULL-safe. */
 void cache_entry_free(struct cache_entry *entry);
 

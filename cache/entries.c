@@ -15,7 +15,9 @@
  * and the one with the shortest tail wins.  Cuts inside a UTF-8 sequence are skipped.
  *
  * Hits are answered by a read; the LRU touch and the hit counter wait in memory for the next
- * write transaction (see cache__begin), so a hit never waits for another process's lock.
+ * write transaction (see cache__begin) or cache_flush, so a lookup never writes, never waits
+ * for another process's lock and never pays for a WAL checkpoint.  Up to CACHE_PENDING_TOUCH
+ * touches are kept; older ones are dropped (the entry just keeps its previous LRU position).
  */
 #include "cache/cache_int.h"
 
@@ -111,11 +113,20 @@ static void note_hit(struct cache *c, const uint8_t key[32], int typed)
         memmove(c->pend_touch[i], c->pend_touch[i + 1], (c->n_touch - i - 1) * 32);
         c->n_touch--;
     }
-    memcpy(c->pend_touch[c->n_touch++], key, 32);
-    if (c->n_touch == CACHE_PENDING_TOUCH && cache__begin(c) == 0)
-        cache__commit(c);
-    if (c->n_touch == CACHE_PENDING_TOUCH) /* could not write: forget the oldest */
+    if (c->n_touch == CACHE_PENDING_TOUCH) /* full: forget the oldest touch, never write here */
         memmove(c->pend_touch[0], c->pend_touch[1], --c->n_touch * 32);
+    memcpy(c->pend_touch[c->n_touch++], key, 32);
+}
+
+int cache_flush(struct cache *c)
+{
+    int rc = usable(c);
+    if (rc)
+        return rc;
+    if (!c->pend_hits && !c->pend_misses && !c->n_touch)
+        return 0;
+    rc = cache__begin(c);
+    return rc ? rc : cache__commit(c);
 }
 
 int cache_get(struct cache *c, const struct cache_key *key, struct cache_entry *entry)
