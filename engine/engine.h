@@ -251,6 +251,65 @@ int eng_detokenize(const struct eng_vocab *v, const int32_t *ids, int n, int spe
 
 /* ==== kernels, thread pool, forward pass, KV cache, sampling (issue 5) ==================== */
 
+/* ---- kernels (engine/quant.c, kernels.c, matmul.c, pool.c, arch/x86/) ---------------------
+ * Weight types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
+ * (dequantise/quantise also Q8_1, Q8_K).  SIMD variants (AVX2, AVX-512+VNNI) are chosen from
+ * CPUID at first use and are bit-exact twins of the plain-C reference: every result is the same
+ * on every x86 CPU, for every thread count and every batch size.
+ * Conversions: exact; fp32->fp16 and fp32->bf16 round to nearest even. */
+float eng_fp16_to_fp32(uint16_t h);
+uint16_t eng_fp32_to_fp16(float f);
+float eng_bf16_to_fp32(uint16_t h);
+uint16_t eng_fp32_to_bf16(float f);
+/* Rows of n values (F16C/AVX-512 where available; same bits as the scalar functions). */
+void eng_fp16_to_fp32_row(const uint16_t *src, float *dst, int64_t n);
+void eng_fp32_to_fp16_row(const float *src, uint16_t *dst, int64_t n);
+/* One row of n elements of `type` <-> f32.  dequantize is bit-exact per the documented block
+ * layouts (float ops in the order listed at the top of engine/quant.c); quantize is our own
+ * round-to-nearest per block.  Return 0, ENG_EUNSUPPORTED (unknown type) or ENG_ESHAPE (n not a
+ * multiple of the block size).  dst holds eng_type_row_size(type, n) bytes (quantize). */
+int eng_dequantize_row(enum eng_type type, const void *src, float *dst, int64_t n);
+int eng_quantize_row(enum eng_type type, const float *src, void *dst, int64_t n);
+/* "avx512", "avx2" or "ref": the kernel level in use (env SEEKD_ISA=ref|avx2 caps it). */
+const char *eng_kernels_isa(void);
+
+/* Thread pool for matrix work: n threads including the caller (n <= 0: one per online CPU).
+ * Workers spin for a short while after each job, then sleep on a condition variable.
+ * eng_pool_new also sets OpenBLAS's thread count to 1 so BLAS never oversubscribes the pool.
+ * eng_pool_run runs fn(arg, ith, nth) for ith = 0..nth-1 (ith 0 on the calling thread) and
+ * returns when all have returned; it allocates nothing.  One caller at a time per pool.
+ * Returns 0 or -ENOMEM / -errno (pthread_create); *out is freed with eng_pool_delete. */
+struct eng_pool;
+typedef void (*eng_pool_fn)(void *arg, int ith, int nth);
+int eng_pool_new(int n_threads, struct eng_pool **out);
+void eng_pool_delete(struct eng_pool *pool);
+int eng_pool_threads(const struct eng_pool *pool);
+void eng_pool_run(struct eng_pool *pool, eng_pool_fn fn, void *arg);
+
+/* Matmul: y[t * ldy + r] = sum_i W[r][i] * x[t * ldx + i] for r < w->ne[1] (rows of ne[0]
+ * elements, rows contiguous), t < n_tokens.  Activations are quantised to 8 bits for the quant
+ * types (Q8_0 per 32 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, per-256 Q8_K for the K-quants)
+ * and stay f32 for F32/F16/BF16 weights.
+ * Guarantee: each y element depends only on its weight row and its own x row: bit-identical
+ * for every n_tokens (1 alone or inside any batch), every thread count and every ISA level.
+ * Batches are computed up to 8 tokens per weight load, so a 9-token pass reads W twice from
+ * memory instead of 9 times.
+ * scratch: made once by eng_mm_scratch_init for the largest ne[0] and batch the caller will
+ * use; eng_matmul allocates nothing.  pool may be NULL (runs on the caller).  Returns 0,
+ * ENG_EUNSUPPORTED (type), ENG_ESHAPE (ne[0] not a multiple of the block, or w->data NULL),
+ * ENG_EINVAL (scratch too small, n_tokens < 1, ldx < ne[0] or ldy < ne[1]). */
+struct eng_mm_scratch {
+    void *mem;       /* sk_malloc'd, owned */
+    void *buf;       /* 64-byte aligned inside mem */
+    size_t size;     /* usable bytes at buf */
+    int64_t max_cols;
+    int max_tokens;
+};
+int eng_mm_scratch_init(struct eng_mm_scratch *s, int64_t max_cols, int max_tokens);
+void eng_mm_scratch_free(struct eng_mm_scratch *s);
+int eng_matmul(struct eng_pool *pool, const struct eng_tensor *w, const float *x, size_t ldx,
+               int n_tokens, float *y, size_t ldy, struct eng_mm_scratch *scratch);
+
 /* ==== speculative decoding (issue 6) ====================================================== */
 
 #endif
