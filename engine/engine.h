@@ -310,6 +310,116 @@ void eng_mm_scratch_free(struct eng_mm_scratch *s);
 int eng_matmul(struct eng_pool *pool, const struct eng_tensor *w, const float *x, size_t ldx,
                int n_tokens, float *y, size_t ldy, struct eng_mm_scratch *scratch);
 
+/* ---- model / KV / sampling (engine/model.c, forward.c, kv.c, sample.c) --------------------
+ * A llama-architecture transformer over an opened GGUF.  Weights stay in the read-only mapping
+ * (no dequantised copies); activations, logits and the KV cache are allocated once by
+ * eng_model_load for the configured context, and eng_model_eval allocates nothing.
+ * A model is used by one thread at a time (its own thread pool does the parallel work); the
+ * cancel flag may be set from any thread.
+ *
+ * NUMERICS GUARANTEE (batch invariance).  For a given model file, KV type and machine (the
+ * kernel variant is chosen once from CPUID), the logits of a token and the K/V it writes
+ * depend only on the token sequence up to and including it: never on how the tokens were
+ * split into eval calls, on n_threads, or on which other tokens share the call.  Every matmul
+ * row, norm, rope and attention of a token is computed with the same operations in the same
+ * order whatever the batch, so "evaluated alone" and "inside a batch" (any size up to
+ * n_batch) are bit-identical.  There is no separate large-batch path today; if one is added it
+ * will be used only for calls of more than 32 tokens and this comment will say so. */
+struct eng_model;
+struct eng_model_params {
+    int n_ctx;      /* KV cells (max positions); 0 = min(n_ctx_train, 4096); at most 65536 */
+    int kv_type;    /* ENG_TYPE_F16 or ENG_TYPE_F32 (use the params_default value: 0 is F32) */
+    int n_threads;  /* 0 = number of online CPUs */
+    int n_batch;    /* max tokens per eng_model_eval call; 0 = 512 */
+    int n_outputs;  /* max rows of logits per call (ENG_LOGITS_ALL needs n <= this); 0 = 64 */
+};
+/* Defaults: n_ctx 0, kv_type ENG_TYPE_F16, n_threads 0, n_batch 512, n_outputs 64. */
+void eng_model_params_default(struct eng_model_params *p);
+/* Loads the model from an opened GGUF: reads and checks the hyperparameters, looks up every
+ * llama tensor by name with its shape (output.weight absent = tied to token_embd), checks every
+ * weight type has kernels, allocates the KV cache and scratch.  `g` must stay open until
+ * eng_model_free.  Errors: ENG_EUNSUPPORTED / ENG_EFORMAT / ENG_ENOTFOUND / ENG_ESHAPE with the
+ * reason in errbuf, ENG_EINVAL for bad params, -ENOMEM.  *out owned by the caller. */
+int eng_model_load(const struct eng_gguf *g, const struct eng_model_params *p,
+                   struct eng_model **out, char *errbuf, size_t errlen);
+void eng_model_free(struct eng_model *m); /* NULL is fine */
+const struct eng_hparams *eng_model_hparams(const struct eng_model *m);
+int eng_model_n_vocab(const struct eng_model *m);
+int eng_model_n_ctx(const struct eng_model *m);
+int eng_model_n_threads(const struct eng_model *m);
+size_t eng_model_scratch_bytes(const struct eng_model *m); /* KV + activations + logits */
+
+enum eng_logits { ENG_LOGITS_NONE = 0, ENG_LOGITS_LAST = 1, ENG_LOGITS_ALL = 2 };
+/* Evaluates n tokens (1 <= n <= n_batch) at positions kv_len .. kv_len+n-1, appending their K/V
+ * to the cache.  Logits: NONE, LAST (row 0 = the last token) or ALL (row i = token i, needs
+ * n <= n_outputs).  Returns 0, ENG_ECONTEXT when kv_len + n > n_ctx, ENG_EINVAL for a bad
+ * token id / n / mode, ENG_ECANCELLED when the cancel flag was seen (checked before every
+ * layer; the cache is then left exactly as before the call).  On any error the cache and the
+ * previous logits are unchanged in content that matters (kv_len, cached tokens). */
+int eng_model_eval(struct eng_model *m, const int32_t *tokens, int n, enum eng_logits mode);
+/* Row i of the logits of the last successful eval ([n_vocab] floats), NULL if out of range.
+ * Valid until the next eval. */
+const float *eng_model_logits(const struct eng_model *m, int i);
+int eng_model_n_logits(const struct eng_model *m);
+/* The cancel flag (NULL = none) is read with relaxed atomics; it is not owned. */
+void eng_model_set_cancel(struct eng_model *m, const _Atomic int *flag);
+
+/* KV cache.  Cell i holds position i; positions are contiguous from 0.  The tokens that made
+ * each cell are recorded, so a new prompt can find the cached prefix it shares. */
+int eng_kv_len(const struct eng_model *m);                 /* = next position */
+const int32_t *eng_kv_tokens(const struct eng_model *m);   /* [eng_kv_len], owned by m */
+void eng_kv_clear(struct eng_model *m);
+/* Rollback: keeps the first n cells (0 <= n <= len); the state is then exactly as if only those
+ * n tokens had ever been evaluated (bit-identical later logits). ENG_EINVAL otherwise. */
+int eng_kv_truncate(struct eng_model *m, int n);
+/* Length of the longest common prefix of the cached tokens and toks[0..n). */
+int eng_kv_common_prefix(const struct eng_model *m, const int32_t *toks, int n);
+/* Prompt with prefix reuse: truncates the cache to the common prefix (at most n-1 tokens, so
+ * there is always a token to produce logits), evaluates the rest in chunks of n_batch with
+ * logits for the last token only.  *reused (may be NULL) = cells kept.  Errors as eval; on
+ * error the cache holds the reused prefix plus whatever chunks completed. */
+int eng_model_prompt(struct eng_model *m, const int32_t *toks, int n, int *reused);
+/* Key re-rotation (issue 6 chunk reuse): moves n cells starting at position `src` to start at
+ * `dst` (dst <= src, src + n <= len), rotating every cached key by the RoPE angle of (dst-src)
+ * and copying V and tokens; the cache length becomes dst + n.  The moved keys approximate (to
+ * F16 rounding) keys computed at the new positions; the values are what they were. */
+int eng_kv_shift(struct eng_model *m, int src, int dst, int n);
+/* The rotation itself on one f32 head vector x[head_dim]: from position p to q. */
+void eng_rope_rerotate(const struct eng_model *m, float *x, int p, int q);
+/* Copies the cached K or V of (layer, cell) as f32 into out[n_head_kv * head_dim] (tests). */
+int eng_kv_read(const struct eng_model *m, int layer, int cell, int which_v, float *out);
+
+/* Seeded RNG: xoshiro256** seeded through splitmix64 (same sequence on every machine). */
+struct eng_rng { uint64_t s[4]; };
+void eng_rng_seed(struct eng_rng *r, uint64_t seed);
+uint64_t eng_rng_next(struct eng_rng *r);
+double eng_rng_uniform(struct eng_rng *r); /* [0, 1), 53 bits */
+
+/* Sampling over one row of logits.  Order: divide by temp, softmax, top-k, top-p (smallest
+ * prefix of the sorted candidates with cumulative p >= top_p), min-p (keep p >= min_p * p_max),
+ * renormalise, draw with the sampler's RNG.  temp <= 0 is greedy: argmax, lowest id on ties.
+ * top_k 0 = off, top_p 1 = off, min_p 0 = off. */
+struct eng_sampler_params {
+    float temp, top_p, min_p;
+    int top_k;
+    uint64_t seed;
+};
+void eng_sampler_params_default(struct eng_sampler_params *p); /* greedy, 40, 0.95, 0.05, 0 */
+struct eng_sampler;
+int eng_sampler_new(struct eng_sampler **out, int n_vocab, const struct eng_sampler_params *p);
+void eng_sampler_free(struct eng_sampler *s);
+int32_t eng_sampler_sample(struct eng_sampler *s, const float *logits);
+/* The distribution eng_sampler_sample draws from, as probs[n_vocab] (zero outside the kept
+ * set; one-hot for greedy).  Returns the number of kept tokens.  For rejection sampling. */
+int eng_sampler_probs(struct eng_sampler *s, const float *logits, float *probs);
+struct eng_rng *eng_sampler_rng(struct eng_sampler *s);
+/* Stop-token set (copied). */
+int eng_sampler_set_stops(struct eng_sampler *s, const int32_t *ids, int n);
+int eng_sampler_is_stop(const struct eng_sampler *s, int32_t tok);
+int32_t eng_sample_greedy(const float *logits, int n_vocab);
+/* Draws from an unnormalised non-negative distribution probs[n_vocab]. */
+int32_t eng_sample_probs(struct eng_rng *r, const float *probs, int n_vocab);
+
 /* ==== speculative decoding (issue 6) ====================================================== */
 
 #endif
