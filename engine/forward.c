@@ -1,0 +1,252 @@
+/*
+ * The llama forward pass: n tokens in, K/V appended to the cache, logits out.
+ * Workload: decode (n = 1, memory-bound on the weights), speculative verification and typed
+ * text (n = 2..33), prompt chunks (n up to n_batch = 512).
+ *
+ * Per layer, for the whole batch: RMSNorm -> Q,K,V matmuls -> RoPE -> store K,V in the cache ->
+ * causal attention of every (token, head) over cells 0..pos -> output matmul + residual ->
+ * RMSNorm -> gate/up matmuls -> SiLU(gate) * up -> down matmul + residual.  Then the final
+ * norm and the output matmul for the rows whose logits are wanted.
+ *
+ * Batch invariance (the contract in engine.h): the matmul driver computes every output row of
+ * every token with the same operations whatever the batch; norms, RoPE and SwiGLU are
+ * elementwise per token; attention of a (token, head) is one task with a fixed order over the
+ * cells, and the cells it reads were written by the same per-token computations.  Threads only
+ * decide who computes a task, never how.
+ */
+#include "base.h"
+#include "engine/model_int.h"
+#include "engine/quant.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- elementwise pieces --------------------------------------------------------------------- */
+
+void eng__rmsnorm(float *y, const float *x, const float *w, int n, float eps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
+    float mean = (float)(sum / n);
+    float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
+void eng__rope_apply(const struct eng_model *m, float *x, int p)
+{
+    const float *cs = m->rope_cs + (size_t)p * (size_t)m->hd;
+    for (int i = 0; i < m->hd / 2; i++) {
+        float c = cs[2 * i], s = cs[2 * i + 1];
+        float x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * c - x1 * s;
+        x[2 * i + 1] = x0 * s + x1 * c;
+    }
+}
+
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---- attention kernels -----------------------------------------------------------------------
+ * q·k over hd elements with 16 lane accumulators (lane = i % 16, plain mul then add, never
+ * fused) and the fixed reduction tree eng__reduce16: a SIMD twin with one 16-float register
+ * gives the same bits.  k is a cache row (F16 or F32). */
+static float dot_qk(const float *q, const void *krow, int ktype, int hd)
+{
+    float acc[16] = {0};
+    if (ktype == ENG_TYPE_F16) {
+        const eng__f16 *k = krow;
+        for (int i = 0; i < hd; i++)
+            acc[i & 15] += q[i] * eng__f16_to_f32(k[i]);
+    } else {
+        const float *k = krow;
+        for (int i = 0; i < hd; i++)
+            acc[i & 15] += q[i] * k[i];
+    }
+    return eng__reduce16(acc);
+}
+
+/* out[i] += p * v[i] */
+static void axpy_v(float *out, float p, const void *vrow, int vtype, int hd)
+{
+    if (vtype == ENG_TYPE_F16) {
+        const eng__f16 *v = vrow;
+        for (int i = 0; i < hd; i++)
+            out[i] += p * eng__f16_to_f32(v[i]);
+    } else {
+        const float *v = vrow;
+        for (int i = 0; i < hd; i++)
+            out[i] += p * v[i];
+    }
+}
+
+/* Attention of one (token t, head h) of layer l: att[t][h] = softmax(q·K^T * scale) V over
+ * cells 0..pos.  `sc` is a scratch of at least pos+1 floats. */
+static void attend_one(const struct eng_model *m, int l, int t, int h, int pos, float *sc)
+{
+    const struct eng__kv *kv = &m->kv;
+    int hd = m->hd, hk = h / (m->n_head / m->n_head_kv);
+    const float *q = m->q + (size_t)t * (size_t)m->Dq + (size_t)h * (size_t)hd;
+    size_t koff = (size_t)hk * (size_t)hd * (kv->type == ENG_TYPE_F16 ? 2 : 4);
+    float mx = -INFINITY;
+    for (int j = 0; j <= pos; j++) {
+        float s = dot_qk(q, (const char *)eng__kv_k(kv, l, j) + koff, kv->type, hd) * m->kq_scale;
+        sc[j] = s;
+        if (s > mx)
+            mx = s;
+    }
+    double sum = 0.0;
+    for (int j = 0; j <= pos; j++) {
+        sc[j] = expf(sc[j] - mx);
+        sum += (double)sc[j];
+    }
+    float inv = (float)(1.0 / sum);
+    float *out = m->att + (size_t)t * (size_t)m->Dq + (size_t)h * (size_t)hd;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int j = 0; j <= pos; j++)
+        axpy_v(out, sc[j] * inv, (const char *)eng__kv_v(kv, l, j) + koff, kv->type, hd);
+}
+
+/* ---- parallel helpers ----------------------------------------------------------------------- */
+
+struct attn_job {
+    struct eng_model *m;
+    int l, n, p0;
+};
+
+static void attn_task(void *arg, int ith, int nth)
+{
+    struct attn_job *j = arg;
+    struct eng_model *m = j->m;
+    float *sc = m->scores + (size_t)ith * (size_t)m->kv.n_ctx;
+    int tasks = j->n * m->n_head;
+    /* static interleaved split: the work of a task does not depend on who runs it */
+    for (int k = ith; k < tasks; k += nth) {
+        int t = k / m->n_head, h = k % m->n_head;
+        attend_one(m, j->l, t, h, j->p0 + t, sc);
+    }
+}
+
+/* y[n][W->ne[1]] = x[n][W->ne[0]] · W^T, batch-invariant (the kernel driver).  Shapes and
+ * types were checked at load and the scratch sized for the widest input, so it cannot fail. */
+static void mm(struct eng_model *m, const struct eng_tensor *W, const float *x, int n, float *y)
+{
+    int rc = eng_matmul(m->pool, W, x, (size_t)W->ne[0], n, y, (size_t)W->ne[1], &m->mm);
+    (void)rc;
+    assert(rc == 0);
+}
+
+static int cancelled(const struct eng_model *m)
+{
+    return m->cancel && atomic_load_explicit(m->cancel, memory_order_relaxed);
+}
+
+/* ---- the pass ------------------------------------------------------------------------------- */
+
+int eng_model_eval(struct eng_model *m, const int32_t *tokens, int n, enum eng_logits mode)
+{
+    const int E = m->E, Dq = m->Dq, Dkv = m->Dkv, F = m->F, hd = m->hd;
+    int p0 = m->kv.len;
+    if (n < 1 || n > m->prm.n_batch || !tokens)
+        return ENG_EINVAL;
+    if (mode != ENG_LOGITS_NONE && mode != ENG_LOGITS_LAST && mode != ENG_LOGITS_ALL)
+        return ENG_EINVAL;
+    if (mode == ENG_LOGITS_ALL && n > m->prm.n_outputs)
+        return ENG_EINVAL;
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->V)
+            return ENG_EINVAL;
+    if (n > m->kv.n_ctx - p0)
+        return ENG_ECONTEXT;
+    if (cancelled(m))
+        return ENG_ECANCELLED;
+
+    /* embeddings: dequantise the token's row of token_embd */
+    const struct eng__kern *K = eng__kern();
+    size_t erow = eng_type_row_size(m->tok_embd.type, E);
+    for (int t = 0; t < n; t++)
+        K->t[m->tok_embd.type].dequantize((const char *)m->tok_embd.data + (size_t)tokens[t] * erow,
+                                          m->x + (size_t)t * E, E);
+
+    for (int l = 0; l < m->n_layer; l++) {
+        const struct eng__layer *L = &m->layers[l];
+        if (cancelled(m))
+            return ENG_ECANCELLED;
+        for (int t = 0; t < n; t++)
+            eng__rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->attn_norm.data, E,
+                         m->rms_eps);
+        mm(m, &L->wq, m->xn, n, m->q);
+        mm(m, &L->wk, m->xn, n, m->k);
+        mm(m, &L->wv, m->xn, n, m->v);
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < m->n_head; h++)
+                eng__rope_apply(m, m->q + (size_t)t * Dq + (size_t)h * hd, p0 + t);
+            for (int h = 0; h < m->n_head_kv; h++)
+                eng__rope_apply(m, m->k + (size_t)t * Dkv + (size_t)h * hd, p0 + t);
+            eng__kv_store(&m->kv, eng__kv_k(&m->kv, l, p0 + t), m->k + (size_t)t * Dkv, Dkv);
+            eng__kv_store(&m->kv, eng__kv_v(&m->kv, l, p0 + t), m->v + (size_t)t * Dkv, Dkv);
+        }
+        struct attn_job job = {m, l, n, p0};
+        eng_pool_run(m->pool, attn_task, &job);
+        mm(m, &L->wo, m->att, n, m->xn);
+        for (size_t i = 0; i < (size_t)n * E; i++)
+            m->x[i] += m->xn[i];
+
+        for (int t = 0; t < n; t++)
+            eng__rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->ffn_norm.data, E,
+                         m->rms_eps);
+        mm(m, &L->w_gate, m->xn, n, m->gate);
+        mm(m, &L->w_up, m->xn, n, m->up);
+        for (size_t i = 0; i < (size_t)n * F; i++)
+            m->gate[i] = silu(m->gate[i]) * m->up[i];
+        mm(m, &L->w_down, m->gate, n, m->xn);
+        for (size_t i = 0; i < (size_t)n * E; i++)
+            m->x[i] += m->xn[i];
+    }
+
+    /* commit the cells: from here on the call cannot fail */
+    for (int t = 0; t < n; t++)
+        m->kv.tokens[p0 + t] = tokens[t];
+    m->kv.len = p0 + n;
+
+    m->n_logits = 0;
+    if (mode == ENG_LOGITS_NONE)
+        return 0;
+    int first = mode == ENG_LOGITS_LAST ? n - 1 : 0, rows = n - first;
+    for (int r = 0; r < rows; r++)
+        eng__rmsnorm(m->xn + (size_t)r * E, m->x + (size_t)(first + r) * E, m->out_norm.data, E,
+                     m->rms_eps);
+    mm(m, &m->output, m->xn, rows, m->logits);
+    m->n_logits = rows;
+    return 0;
+}
+
+const float *eng_model_logits(const struct eng_model *m, int i)
+{
+    if (i < 0 || i >= m->n_logits)
+        return NULL;
+    return m->logits + (size_t)i * (size_t)m->V;
+}
+
+int eng_model_n_logits(const struct eng_model *m) { return m->n_logits; }
+
+int eng_model_prompt(struct eng_model *m, const int32_t *toks, int n, int *reused)
+{
+    if (n < 1 || !toks)
+        return ENG_EINVAL;
+    int keep = eng_kv_common_prefix(m, toks, n);
+    if (keep > n - 1)
+        keep = n - 1;
+    m->kv.len = keep;
+    if (reused)
+        *reused = keep;
+    for (int i = keep; i < n;) {
+        int c = SK_MIN(n - i, m->prm.n_batch);
+        int rc = eng_model_eval(m, toks + i, c, i + c == n ? ENG_LOGITS_LAST : ENG_LOGITS_NONE);
+        if (rc)
+            return rc;
+        i += c;
+    }
+    return 0;
+}

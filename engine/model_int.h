@@ -1,0 +1,84 @@
+/*
+ * Internal to engine/: the llama-architecture model (weights pointing into the mmapped GGUF),
+ * its KV cache and the scratch buffers of the forward pass.  Everything here is allocated once
+ * by eng_model_load; eng_model_eval allocates nothing.
+ *
+ * Buffer shapes use nb = params.n_batch (max tokens per eval), no = params.n_outputs (max rows
+ * of logits per eval), E = n_embd, Dq = n_head * head_dim, Dkv = n_head_kv * head_dim,
+ * F = n_ff, V = n_vocab, C = n_ctx (KV cells).
+ */
+#ifndef SEEKD_ENGINE_MODEL_INT_H
+#define SEEKD_ENGINE_MODEL_INT_H
+
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+
+struct eng__layer {
+    struct eng_tensor attn_norm, ffn_norm;      /* F32 [E] */
+    struct eng_tensor wq, wk, wv, wo;           /* {E,Dq} {E,Dkv} {E,Dkv} {Dq,E} */
+    struct eng_tensor w_gate, w_up, w_down;     /* {E,F} {E,F} {F,E} */
+};
+
+/* The KV cache: one linear run of cells per layer, cell i holds position i (the cache never
+ * wraps; a shift moves cells down and re-rotates their keys so the invariant holds).
+ * K and V rows are Dkv elements of `type` (F16 or F32), layer-major:
+ *   k[layer][cell][Dkv], v[layer][cell][Dkv]. */
+struct eng__kv {
+    int type;          /* ENG_TYPE_F16 or ENG_TYPE_F32 */
+    int n_ctx;         /* cells */
+    int len;           /* valid cells = next position */
+    size_t row_bytes;  /* Dkv * element size */
+    void *k, *v;
+    int32_t *tokens;   /* [C] the token that produced each valid cell */
+};
+
+struct eng_model {
+    struct eng_hparams hp;
+    struct eng_model_params prm;
+    const struct eng_gguf *gguf; /* not owned */
+    struct eng_tensor tok_embd, out_norm, output;
+    struct eng__layer *layers; /* [n_layer] */
+    int E, Dq, Dkv, hd, F, V, n_head, n_head_kv, n_layer;
+    float rms_eps, kq_scale;
+
+    struct eng__kv kv;
+    float *rope_cs; /* [C][hd/2][2] cos, sin of position p for pair i */
+
+    struct eng_pool *pool; /* owned */
+
+    /* scratch (see the header comment for shapes) */
+    float *x, *xn;      /* [nb][E] residual stream, normed input */
+    float *q, *k, *v;   /* [nb][Dq], [nb][Dkv], [nb][Dkv] */
+    float *att;         /* [nb][Dq] attention output per head, concatenated */
+    float *gate, *up;   /* [nb][F] */
+    float *scores;      /* [n_threads][C] attention probabilities of one (token, head) */
+    float *logits;      /* [no][V] */
+    int n_logits;       /* rows valid in logits after the last eval */
+    struct eng_mm_scratch mm; /* quantised activation rows for the matmul driver */
+
+    const atomic_int *cancel; /* not owned; nonzero = stop */
+};
+
+/* ---- KV internals (engine/kv.c) ------------------------------------------------------------ */
+int eng__kv_init(struct eng__kv *kv, int type, int n_layer, int n_ctx, int Dkv);
+void eng__kv_free(struct eng__kv *kv);
+/* Row pointers: K or V of `layer` at cell `cell`. */
+static inline void *eng__kv_k(const struct eng__kv *kv, int layer, int cell)
+{
+    return (char *)kv->k + ((size_t)layer * (size_t)kv->n_ctx + (size_t)cell) * kv->row_bytes;
+}
+static inline void *eng__kv_v(const struct eng__kv *kv, int layer, int cell)
+{
+    return (char *)kv->v + ((size_t)layer * (size_t)kv->n_ctx + (size_t)cell) * kv->row_bytes;
+}
+/* Stores n f32 values into a cache row (rounding to F16 when the cache is F16). */
+void eng__kv_store(const struct eng__kv *kv, void *row, const float *src, int n);
+
+/* ---- forward internals (engine/forward.c) --------------------------------------------------- */
+/* Rotates one head vector x[hd] in place by the angles of position p (table rows). */
+void eng__rope_apply(const struct eng_model *m, float *x, int p);
+/* RMSNorm of one row: y = (x * 1/sqrt(mean(x^2) + eps)) * w, sum of squares in double. */
+void eng__rmsnorm(float *y, const float *x, const float *w, int n, float eps);
+
+#endif
