@@ -412,6 +412,52 @@ static int ensure_schema(struct cache *c)
     return rc;
 }
 
+/* A file claiming our version must hold exactly our objects and every statement must compile;
+ * anything else (a foreign or hand-edited database) is treated as corrupt and rebuilt. */
+static int verify_schema(struct cache *c)
+{
+    static const char want[] = "table:counters,table:entries,trigger:entries_del,"
+                               "trigger:entries_ins,index:entries_seq,trigger:entries_upd,"
+                               "table:events,table:models";
+    sqlite3_stmt *q = NULL;
+    int ok = 0, src = sqlite3_prepare_v2(c->db,
+                                         "SELECT group_concat(type || ':' || name, ',') FROM "
+                                         "(SELECT type, name FROM sqlite_schema WHERE name NOT "
+                                         "LIKE 'sqlite_%' ORDER BY name, type)",
+                                         -1, &q, NULL);
+    if (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *got = (const char *)sqlite3_column_text(q, 0);
+        ok = got && strcmp(got, want) == 0;
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    if (src != SQLITE_OK)
+        return cache__err(c, src, "schema");
+    for (int i = 0; ok && i < ST_COUNT_; i++)
+        ok = cache__stmt(c, (enum cache__stmt_id)i) != NULL;
+    if (ok) {
+        static const char *names[] = {"entries", "bytes", "hits", "typed_hits", "misses",
+                                      "evictions", "seq"};
+        for (size_t i = 0; ok && i < SK_ARRAY_LEN(names); i++) {
+            sqlite3_stmt *st = cache__stmt(c, ST_COUNTER_GET);
+            sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+            src = sqlite3_step(st);
+            ok = src == SQLITE_ROW;
+            sqlite3_reset(st);
+        }
+    }
+    /* Running out of memory (or a busy lock) is not evidence of a foreign file. */
+    int ec = sqlite3_errcode(c->db) & 0xff;
+    if (!ok && (ec == SQLITE_NOMEM || ec == SQLITE_BUSY || ec == SQLITE_LOCKED || ec == SQLITE_IOERR))
+        return cache__err(c, sqlite3_errcode(c->db), "schema");
+    if (!ok) {
+        SK_WARN("cache: %s does not hold the expected tables", c->path);
+        c->broken = 0;
+        return CACHE_E_CORRUPT;
+    }
+    return 0;
+}
+
 /* ---- open / close ------------------------------------------------------------------------- */
 
 int cache_default_path(char *buf, size_t size)
@@ -520,7 +566,9 @@ static int open_db(struct cache *c)
         src = sqlite3_step(q);
         if (src == SQLITE_ROW) {
             const char *m = (const char *)sqlite3_column_text(q, 0);
-            src = m && strcmp(m, "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+            src = m && strcmp(m, "ok") == 0      ? SQLITE_OK
+                  : m && strcasestr(m, "out of memory") ? SQLITE_NOMEM
+                                                        : SQLITE_CORRUPT;
         }
     }
     sqlite3_finalize(q);
@@ -529,6 +577,8 @@ static int open_db(struct cache *c)
         goto out;
     }
     rc = ensure_schema(c);
+    if (!rc)
+        rc = verify_schema(c);
     if (rc)
         goto out;
     /* Belt and braces for the side files (they inherit 0600 from the database file). */

@@ -381,6 +381,8 @@ TEST_T(cache_allocation_failures_never_crash_or_leak, 300)
         completed = ok;
     }
     ASSERT(completed);
+    /* Running out of memory is never mistaken for corruption: the file was never moved. */
+    ASSERT_EQ(count_corrupt_files(test_tmpdir()), 0);
     /* And the file is still a good cache. */
     ASSERT_EQ(cache_open(path, NULL, &c), 0);
     ASSERT_EQ(check_n(c, 1), 1);
