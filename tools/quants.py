@@ -81,17 +81,33 @@ def _nearest(v):
 
 
 def _roundf(v):
-    """C roundf: half away from zero (exact for every float32)."""
-    r = np.rint(v)
-    t = np.trunc(v)
-    half = np.abs(v - t) == _f32(0.5)
-    return np.where(half, t + np.sign(v), r)
+    """C roundf of float32 values: half away from zero.  v + copysign(0.5, v) is exact in
+    float64 for every float32 v, so truncating it rounds exactly as roundf does."""
+    v = v.astype(np.float64)
+    return np.trunc(v + np.copysign(0.5, v))
+
+
+def _rreduce(x, op):
+    """op-reduce each row of a 2-D array by halving (much faster than axis=1 reductions over
+    short rows in numpy); same result as op.reduce(x, axis=1) for max/min."""
+    while x.shape[1] > 1 and x.shape[1] % 2 == 0:
+        h = x.shape[1] // 2
+        x = op(x[:, :h], x[:, h:])
+    return op.reduce(x, axis=1) if x.shape[1] > 1 else x[:, 0]
+
+
+def _rmax(x):
+    return _rreduce(x, np.maximum)
+
+
+def _rmin(x):
+    return _rreduce(x, np.minimum)
 
 
 def _signed_absmax(xb):
     """Per row, the value with the largest |x| (first one on ties), as ggml's loops pick it."""
-    mx = xb.max(axis=1)
-    mn = xb.min(axis=1)
+    mx = _rmax(xb)
+    mn = _rmin(xb)
     out = np.where(-mn > mx, mn, mx)
     tie = (-mn == mx) & (mx != 0)
     if tie.any():
@@ -100,7 +116,9 @@ def _signed_absmax(xb):
         first_max = np.argmax(sub == mx[rows, None], axis=1)
         first_min = np.argmax(sub == mn[rows, None], axis=1)
         out[rows] = np.where(first_min < first_max, mn[rows], mx[rows])
-    return out
+    # ggml starts from max = +0.0 and only replaces it by a value of larger |x|: a block of
+    # zeros (or -0.0s) yields +0.0
+    return np.where(out == 0, _f32(0), out)
 
 
 def _inv(d):
@@ -129,8 +147,8 @@ def _q_sym(xb, nlev):
 
 
 def _q_asym(xb, nlev, clamp):
-    mn = xb.min(axis=1)
-    mx = xb.max(axis=1)
+    mn = _rmin(xb)
+    mx = _rmax(xb)
     d = ((mx - mn) / _f32(nlev - 1)).astype(np.float32)
     idd = _inv(d)
     v = (xb - mn[:, None]) * idd[:, None] + _f32(0.5)
@@ -194,7 +212,7 @@ def _quant_q5_1(x):
 
 
 def _q8(xb):
-    amax = np.abs(xb).max(axis=1)
+    amax = _rmax(np.abs(xb))
     d = (amax / _f32(127)).astype(np.float32)
     idd = _inv(d)
     q = _roundf(xb * idd[:, None]).astype(np.int8)
@@ -271,8 +289,9 @@ def _deq_q8_1(b):
 def _sub_minmax(xs, nmax):
     """Per sub-block (rows of xs (nb, nsub, n)): scale and min for q*scale - min with q in 0..nmax.
     min is clamped to <= 0 (so the stored min is >= 0)."""
-    lo = np.minimum(xs.min(axis=2), _f32(0))
-    hi = xs.max(axis=2)
+    nb, nsub, n = xs.shape
+    lo = np.minimum(_rmin(xs.reshape(-1, n)), _f32(0)).reshape(nb, nsub)
+    hi = _rmax(xs.reshape(-1, n)).reshape(nb, nsub)
     scale = ((hi - lo) / _f32(nmax)).astype(np.float32)
     return scale, (-lo).astype(np.float32)
 
