@@ -11,6 +11,7 @@ API:
     dequantize(raw, ggml_type, n=None) -> float32 array (raw: bytes/memoryview/uint8 array;
                               n elements, default: all blocks in raw)
     TYPES: ggml ids handled here.
+CLI: quants.py dequant FILE.gguf TENSOR OUT.f32 | quants.py quant TYPE IN.f32 OUT.bin
 
 Dequantisation is the specification the C engine's `_ref` kernels must reproduce bit for bit.
 Every step is an IEEE float32 operation evaluated left to right, with no fused multiply-add
@@ -613,3 +614,34 @@ def dequantize_rows(raw, t, ne0, rows):
     rows = np.asarray(rows, dtype=np.int64)
     sel = buf[: buf.size // rs * rs].reshape(-1, rs)[rows]
     return dequantize(sel.reshape(-1), t, ne0 * len(rows)).reshape(len(rows), ne0)
+
+
+def _main(argv):
+    """quants.py dequant FILE.gguf TENSOR OUT.f32  |  quants.py quant TYPE IN.f32 OUT.bin
+    Raw little-endian float32 in/out, for checking C kernels against this module."""
+    import sys
+    if len(argv) == 5 and argv[1] == "dequant":
+        import gguf
+        _, tensors = gguf.read_gguf(argv[2])
+        if argv[3] not in tensors:
+            print("no tensor %s" % argv[3], file=sys.stderr)
+            return 1
+        t, ne, raw = tensors[argv[3]]
+        n = 1
+        for d in ne:
+            n *= d
+        dequantize(raw, t, n).astype("<f4").tofile(argv[4])
+        return 0
+    if len(argv) == 5 and argv[1] == "quant":
+        x = np.fromfile(argv[3], dtype="<f4")
+        quantize(x, argv[2]).tofile(argv[4])
+        return 0
+    print(_main.__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.exit(_main(sys.argv))

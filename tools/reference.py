@@ -3,18 +3,22 @@
 engine is tested against (numpy only).
 
     reference.py MODEL.gguf (--tokens 1,2,3 | --tokens-file F) [--all-logits]
-                 [--out FILE.npy|FILE.txt|FILE.bin] [--print-top K] [--kv-f16] [--f64] [--pos0 P]
+                 [--out FILE.npy|FILE.txt|FILE.bin] [--print-top K] [--kv-f16] [--f64]
+                 [--pos0 P | --positions P1,P2,...]
 
 Teacher forcing: all given tokens are evaluated in one pass with a causal mask, which is the
 same computation as feeding them one at a time through a KV cache.  Logits of the last token
 are written (every token with --all-logits): .npy (numpy), .txt (one row per token, %.9g) or
 anything else as raw little-endian float32, rows of n_vocab.  --print-top K prints the K best
-tokens per row (default when there is no --out: top 5 of each written row).
+tokens per row as "row I: id:logit ..." (I = token index; default when there is no --out:
+top 5 of each written row).
 
 Importable:
     model = load(path)                      hyperparameters in model.hp, weights dequantised
                                             lazily (cached when the model is small)
-    logits = forward(model, tokens, kv_f16=False, f64=False, pos0=0) -> (n_tokens, n_vocab)
+    logits = forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None)
+                                            -> (n_tokens, n_vocab); positions (one per token)
+                                            replaces pos0.. for context-shift / gap checks
 
 What is computed (facts sections 1.4, 1.5, 4; ggml's CPU arithmetic where it matters):
     x = dequantised rows of token_embd for the tokens
@@ -168,10 +172,13 @@ def rmsnorm(x, w, eps, f64=False):
     return (x * scale) * w
 
 
-def rope_tables(n_pos, pos0, n_rot, base, freq_scale, dtype):
-    """cos, sin of shape (n_pos, n_rot/2)."""
+def rope_tables(n_pos, pos0, n_rot, base, freq_scale, dtype, positions=None):
+    """cos, sin of shape (n_pos, n_rot/2) for positions pos0.. (or the given positions)."""
     i = np.arange(n_rot // 2, dtype=np.float64)
-    p = np.arange(pos0, pos0 + n_pos, dtype=np.float64)
+    if positions is None:
+        p = np.arange(pos0, pos0 + n_pos, dtype=np.float64)
+    else:
+        p = np.asarray(positions, dtype=np.float64).reshape(-1)
     theta = freq_scale * p[:, None] * np.power(float(base), -2.0 * i / n_rot)[None, :]
     return np.cos(theta).astype(dtype), np.sin(theta).astype(dtype)
 
@@ -188,8 +195,9 @@ def rope(x, cos, sin):
     return out
 
 
-def forward(model, tokens, kv_f16=False, f64=False, pos0=0):
-    """Logits (n_tokens, n_vocab) for teacher-forced tokens at positions pos0, pos0+1, ..."""
+def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None):
+    """Logits (n_tokens, n_vocab) for teacher-forced tokens at positions pos0, pos0+1, ...
+    (or at `positions`, one per token; attention stays causal in token order)."""
     hp = model.hp
     dt = np.float64 if f64 else np.float32
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
@@ -204,7 +212,9 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0):
         return model.weight(name).astype(dt, copy=False)
 
     x = model.embed(tokens).astype(dt)
-    cos, sin = rope_tables(n, pos0, hp["n_rot"], hp["rope_base"], hp["freq_scale"], dt)
+    if positions is not None and len(positions) != n:
+        raise RefError("%d positions for %d tokens" % (len(positions), n))
+    cos, sin = rope_tables(n, pos0, hp["n_rot"], hp["rope_base"], hp["freq_scale"], dt, positions)
     scale = dt(1.0 / np.sqrt(hd))
     mask = np.triu(np.full((n, n), -np.inf, dtype=dt), k=1)
     for i in range(hp["n_layer"]):
@@ -252,6 +262,7 @@ def main(argv=None):
     ap.add_argument("--kv-f16", action="store_true")
     ap.add_argument("--f64", action="store_true")
     ap.add_argument("--pos0", type=int, default=0)
+    ap.add_argument("--positions", help="comma-separated position per token (instead of --pos0)")
     a = ap.parse_args(argv)
     if a.tokens is not None:
         tokens = _parse_tokens(a.tokens)
@@ -264,7 +275,8 @@ def main(argv=None):
         ap.error("no tokens")
     try:
         model = load(a.model)
-        logits = forward(model, tokens, kv_f16=a.kv_f16, f64=a.f64, pos0=a.pos0)
+        positions = _parse_tokens(a.positions) if a.positions else None
+        logits = forward(model, tokens, kv_f16=a.kv_f16, f64=a.f64, pos0=a.pos0, positions=positions)
     except (RefError, gguf.GGUFError) as e:
         print("reference.py: %s" % e, file=sys.stderr)
         return 1
@@ -281,7 +293,7 @@ def main(argv=None):
         first = len(tokens) - len(rows)
         for r, row in enumerate(rows):
             top = np.argsort(-row, kind="stable")[:k]
-            print("pos %d: " % (a.pos0 + first + r) + " ".join("%d:%.6f" % (t, row[t]) for t in top))
+            print("row %d: " % (first + r) + " ".join("%d:%.6f" % (t, row[t]) for t in top))
     return 0
 
 

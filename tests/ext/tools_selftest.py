@@ -612,6 +612,10 @@ def reference_sanity():
     # position-shift invariance: RoPE makes attention depend on relative positions only
     s = R.forward(m, toks, f64=True, pos0=1000)
     check(np.abs(s - b).max() / rms < 1e-9, "shift by 1000 changes logits by %.3g" % (np.abs(s - b).max() / rms))
+    e = R.forward(m, toks, f64=True, positions=np.arange(24) + 1000)
+    check(np.array_equal(e, s), "explicit positions differ from pos0")
+    g = R.forward(m, toks, f64=True, positions=np.r_[np.arange(12), np.arange(12) + 40])
+    check(np.array_equal(g[:12], b[:12]) and np.abs(g[12:] - b[12:]).max() > 1e-6, "position gap")
     # kv_f16 is a small, nonzero perturbation
     k = R.forward(m, toks, kv_f16=True, f64=True)
     dk = np.abs(k - b).max() / rms
