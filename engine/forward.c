@@ -50,35 +50,49 @@ static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* ---- attention kernels -----------------------------------------------------------------------
  * q·k over hd elements with 16 lane accumulators (lane = i % 16, plain mul then add, never
- * fused) and the fixed reduction tree eng__reduce16: a SIMD twin with one 16-float register
- * gives the same bits.  k is a cache row (F16 or F32). */
-static float dot_qk(const float *q, const void *krow, int ktype, int hd)
+ * fused: -std=c11 keeps GCC from contracting) and the fixed reduction tree eng__reduce16, so the
+ * SIMD twins with 16-float registers give the same bits. */
+float eng__attn_dot_f16_ref(const float *q, const uint16_t *k, int hd)
 {
     float acc[16] = {0};
-    if (ktype == ENG_TYPE_F16) {
-        const eng__f16 *k = krow;
-        for (int i = 0; i < hd; i++)
-            acc[i & 15] += q[i] * eng__f16_to_f32(k[i]);
-    } else {
-        const float *k = krow;
-        for (int i = 0; i < hd; i++)
-            acc[i & 15] += q[i] * k[i];
-    }
+    for (int i = 0; i < hd; i++)
+        acc[i & 15] += q[i] * eng__f16_to_f32(k[i]);
     return eng__reduce16(acc);
 }
 
-/* out[i] += p * v[i] */
-static void axpy_v(float *out, float p, const void *vrow, int vtype, int hd)
+float eng__attn_dot_f32_ref(const float *q, const float *k, int hd)
 {
-    if (vtype == ENG_TYPE_F16) {
-        const eng__f16 *v = vrow;
-        for (int i = 0; i < hd; i++)
-            out[i] += p * eng__f16_to_f32(v[i]);
-    } else {
-        const float *v = vrow;
-        for (int i = 0; i < hd; i++)
-            out[i] += p * v[i];
-    }
+    float acc[16] = {0};
+    for (int i = 0; i < hd; i++)
+        acc[i & 15] += q[i] * k[i];
+    return eng__reduce16(acc);
+}
+
+void eng__attn_axpy_f16_ref(float *out, float p, const uint16_t *v, int hd)
+{
+    for (int i = 0; i < hd; i++)
+        out[i] += p * eng__f16_to_f32(v[i]);
+}
+
+void eng__attn_axpy_f32_ref(float *out, float p, const float *v, int hd)
+{
+    for (int i = 0; i < hd; i++)
+        out[i] += p * v[i];
+}
+
+void eng__attn_kern_get(struct eng__attn_kern *ak, int level)
+{
+    const struct eng__kern *K = eng__kern();
+    if (level >= 2 && K->has_avx512)
+        *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx512, eng__attn_dot_f32_avx512,
+                                      eng__attn_axpy_f16_avx512, eng__attn_axpy_f32_avx512,
+                                      "avx512"};
+    else if (level >= 1 && K->has_avx2)
+        *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx2, eng__attn_dot_f32_avx2,
+                                      eng__attn_axpy_f16_avx2, eng__attn_axpy_f32_avx2, "avx2"};
+    else
+        *ak = (struct eng__attn_kern){eng__attn_dot_f16_ref, eng__attn_dot_f32_ref,
+                                      eng__attn_axpy_f16_ref, eng__attn_axpy_f32_ref, "ref"};
 }
 
 /* Attention of one (token t, head h) of layer l: att[t][h] = softmax(q·K^T * scale) V over
@@ -89,9 +103,12 @@ static void attend_one(const struct eng_model *m, int l, int t, int h, int pos, 
     int hd = m->hd, hk = h / (m->n_head / m->n_head_kv);
     const float *q = m->q + (size_t)t * (size_t)m->Dq + (size_t)h * (size_t)hd;
     size_t koff = (size_t)hk * (size_t)hd * (kv->type == ENG_TYPE_F16 ? 2 : 4);
+    const struct eng__attn_kern *ak = &m->ak;
+    int f16 = kv->type == ENG_TYPE_F16;
     float mx = -INFINITY;
     for (int j = 0; j <= pos; j++) {
-        float s = dot_qk(q, (const char *)eng__kv_k(kv, l, j) + koff, kv->type, hd) * m->kq_scale;
+        const void *kr = (const char *)eng__kv_k(kv, l, j) + koff;
+        float s = (f16 ? ak->dot_f16(q, kr, hd) : ak->dot_f32(q, kr, hd)) * m->kq_scale;
         sc[j] = s;
         if (s > mx)
             mx = s;
@@ -104,8 +121,13 @@ static void attend_one(const struct eng_model *m, int l, int t, int h, int pos, 
     float inv = (float)(1.0 / sum);
     float *out = m->att + (size_t)t * (size_t)m->Dq + (size_t)h * (size_t)hd;
     memset(out, 0, (size_t)hd * sizeof *out);
-    for (int j = 0; j <= pos; j++)
-        axpy_v(out, sc[j] * inv, (const char *)eng__kv_v(kv, l, j) + koff, kv->type, hd);
+    for (int j = 0; j <= pos; j++) {
+        const void *vr = (const char *)eng__kv_v(kv, l, j) + koff;
+        if (f16)
+            ak->axpy_f16(out, sc[j] * inv, vr, hd);
+        else
+            ak->axpy_f32(out, sc[j] * inv, vr, hd);
+    }
 }
 
 /* ---- parallel helpers ----------------------------------------------------------------------- */

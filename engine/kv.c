@@ -50,9 +50,7 @@ void eng__kv_store(const struct eng__kv *kv, void *row, const float *src, int n)
         memcpy(row, src, (size_t)n * sizeof(float));
         return;
     }
-    eng__f16 *h = row;
-    for (int i = 0; i < n; i++)
-        h[i] = eng__f32_to_f16(src[i]);
+    eng_fp32_to_fp16_row(src, row, n);
 }
 
 static void kv_load(const struct eng__kv *kv, const void *row, float *dst, int n)
@@ -61,9 +59,7 @@ static void kv_load(const struct eng__kv *kv, const void *row, float *dst, int n
         memcpy(dst, row, (size_t)n * sizeof(float));
         return;
     }
-    const eng__f16 *h = row;
-    for (int i = 0; i < n; i++)
-        dst[i] = eng__f16_to_f32(h[i]);
+    eng_fp16_to_fp32_row(row, dst, n);
 }
 
 int eng_kv_len(const struct eng_model *m) { return m->kv.len; }

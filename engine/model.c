@@ -226,6 +226,7 @@ int eng_model_load(const struct eng_gguf *g, const struct eng_model_params *prm,
     if (rc)
         goto fail;
     rope_table(m);
+    eng__attn_kern_get(&m->ak, 2);
     rc = eng_pool_new(p->n_threads, &m->pool);
     if (rc)
         goto fail;

@@ -33,6 +33,27 @@ struct eng__kv {
     int32_t *tokens;   /* [C] the token that produced each valid cell */
 };
 
+/* Attention kernels (forward.c _ref, forward_avx2.c, forward_avx512.c; bit-exact twins):
+ * dot = q·k over hd elements with 16 lanes (lane i % 16, multiply then add, eng__reduce16);
+ * axpy: out[i] += p * v[i]. */
+struct eng__attn_kern {
+    float (*dot_f16)(const float *q, const uint16_t *k, int hd);
+    float (*dot_f32)(const float *q, const float *k, int hd);
+    void (*axpy_f16)(float *out, float p, const uint16_t *v, int hd);
+    void (*axpy_f32)(float *out, float p, const float *v, int hd);
+    const char *isa;
+};
+#define ENG__DECL_ATTN(isa)                                                                       \
+    float eng__attn_dot_f16_##isa(const float *q, const uint16_t *k, int hd);                     \
+    float eng__attn_dot_f32_##isa(const float *q, const float *k, int hd);                        \
+    void eng__attn_axpy_f16_##isa(float *out, float p, const uint16_t *v, int hd);                \
+    void eng__attn_axpy_f32_##isa(float *out, float p, const float *v, int hd);
+ENG__DECL_ATTN(ref)
+ENG__DECL_ATTN(avx2)
+ENG__DECL_ATTN(avx512)
+/* The variant for a level (0 ref, 1 avx2, 2 avx512), clipped to the kernel table's level. */
+void eng__attn_kern_get(struct eng__attn_kern *ak, int level);
+
 struct eng_model {
     struct eng_hparams hp;
     struct eng_model_params prm;
@@ -46,6 +67,7 @@ struct eng_model {
     float *rope_cs; /* [C][hd/2][2] cos, sin of position p for pair i */
 
     struct eng_pool *pool; /* owned */
+    struct eng__attn_kern ak;
 
     /* scratch (see the header comment for shapes) */
     float *x, *xn;      /* [nb][E] residual stream, normed input */

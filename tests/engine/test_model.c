@@ -8,6 +8,8 @@
  */
 #include "base.h"
 #include "engine/engine.h"
+#include "engine/model_int.h"
+#include "engine/quant.h"
 #include "tests/test.h"
 
 #include <errno.h>
@@ -357,4 +359,51 @@ TEST(model_key_rerotation_matches_fresh_keys)
     sk_free(kb);
     close_model(&a);
     close_model(&b);
+}
+
+TEST(model_attention_kernels_are_bit_exact_twins)
+{
+    struct eng__attn_kern ref, var[2];
+    eng__attn_kern_get(&ref, 0);
+    eng__attn_kern_get(&var[0], 1);
+    eng__attn_kern_get(&var[1], 2);
+    ASSERT_STR_EQ(ref.isa, "ref");
+    static const int hds[] = {1, 7, 15, 16, 17, 31, 64, 100, 128, 130};
+    struct eng_rng r;
+    eng_rng_seed(&r, 11);
+    float q[160], kf[160], o1[160], o2[160];
+    uint16_t kh[160];
+    for (size_t h = 0; h < SK_ARRAY_LEN(hds); h++) {
+        int hd = hds[h];
+        for (int rep = 0; rep < 20; rep++) {
+            for (int i = 0; i < hd; i++) {
+                q[i] = (float)(eng_rng_uniform(&r) * 4 - 2);
+                kf[i] = (float)(eng_rng_uniform(&r) * 4 - 2);
+                kh[i] = eng_fp32_to_fp16(kf[i]);
+                o1[i] = o2[i] = (float)eng_rng_uniform(&r);
+            }
+            float p = (float)eng_rng_uniform(&r);
+            for (int v = 0; v < 2; v++) {
+                float a = ref.dot_f16(q, kh, hd), b = var[v].dot_f16(q, kh, hd);
+                ASSERT_MSG(!memcmp(&a, &b, 4), "%s dot_f16 hd %d: %.9g vs %.9g", var[v].isa, hd, (double)a,
+                           (double)b);
+                a = ref.dot_f32(q, kf, hd), b = var[v].dot_f32(q, kf, hd);
+                ASSERT_MSG(!memcmp(&a, &b, 4), "%s dot_f32 hd %d", var[v].isa, hd);
+                memcpy(o2, o1, sizeof o1);
+                float o3[160];
+                memcpy(o3, o1, sizeof o1);
+                ref.axpy_f16(o2, p, kh, hd);
+                var[v].axpy_f16(o3, p, kh, hd);
+                ASSERT_MSG(!memcmp(o2, o3, (size_t)hd * 4), "%s axpy_f16 hd %d", var[v].isa, hd);
+                memcpy(o2, o1, sizeof o1);
+                memcpy(o3, o1, sizeof o1);
+                ref.axpy_f32(o2, p, kf, hd);
+                var[v].axpy_f32(o3, p, kf, hd);
+                ASSERT_MSG(!memcmp(o2, o3, (size_t)hd * 4), "%s axpy_f32 hd %d", var[v].isa, hd);
+            }
+        }
+    }
+    /* the test is meaningful only where the SIMD levels exist */
+    if (!eng__kern()->has_avx2)
+        SKIP("no AVX2 on this CPU: only the reference variant ran");
 }
