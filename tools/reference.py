@@ -4,7 +4,7 @@ engine is tested against (numpy only).
 
     reference.py MODEL.gguf (--tokens 1,2,3 | --tokens-file F) [--all-logits]
                  [--out FILE.npy|FILE.txt|FILE.bin] [--print-top K] [--kv-f16] [--f64]
-                 [--pos0 P | --positions P1,P2,...]
+                 [--pos0 P | --positions P1,P2,...] [--act-q8]
 
 Teacher forcing: all given tokens are evaluated in one pass with a causal mask, which is the
 same computation as feeding them one at a time through a KV cache.  Logits of the last token
@@ -16,7 +16,8 @@ top 5 of each written row).
 Importable:
     model = load(path)                      hyperparameters in model.hp, weights dequantised
                                             lazily (cached when the model is small)
-    logits = forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None)
+    logits = forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None,
+                     act_q8=False)
                                             -> (n_tokens, n_vocab); positions (one per token)
                                             replaces pos0.. for context-shift / gap checks
 
@@ -38,6 +39,12 @@ What is computed (facts sections 1.4, 1.5, 4; ggml's CPU arithmetic where it mat
     squares are float32, summed in float64, as ggml does.
     Precision: float32 activations and matmuls (numpy/BLAS accumulation order) by default;
     --f64 does everything in float64 (weights still the exact float32 dequantised values).
+    --act-q8 emulates seekd's 8-bit activations (engine/kernels.c act_block): the input rows of
+    every matmul with a quantised weight are cut into blocks (32 values for Q4_0/Q4_1/Q5_0/Q5_1/
+    Q8_0 weights, 256 for the K-quants), and each block becomes q*d with amax = max|x|,
+    d = amax/127, q = rint(x * (127/amax)) (float32, round half to even; 0 when amax = 0).
+    F32/F16/BF16 weights take float32 activations as they are.  With it, the C engine and
+    this reference differ only by summation order.
     freq_scale = 1 / llama.rope.scaling.factor (fallback llama.rope.scale_linear; 0 or missing
     = 1; forced to 1 when llama.rope.scaling.type is "none"; yarn/longrope are refused).
 """
@@ -195,7 +202,23 @@ def rope(x, cos, sin):
     return out
 
 
-def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None):
+_ACT_BLOCK = {Q.Q4_0: 32, Q.Q4_1: 32, Q.Q5_0: 32, Q.Q5_1: 32, Q.Q8_0: 32,
+              Q.Q2_K: 256, Q.Q3_K: 256, Q.Q4_K: 256, Q.Q5_K: 256, Q.Q6_K: 256}
+
+
+def act_q8(x, blk):
+    """seekd's activation quantisation, quantised and dequantised again (float32 result)."""
+    x32 = np.asarray(x, dtype=np.float32)
+    xb = x32.reshape(x32.shape[0], -1, blk)
+    amax = np.abs(xb).max(axis=-1, keepdims=True)
+    d = amax / np.float32(127)
+    with np.errstate(divide="ignore"):
+        idd = np.where(amax != 0, np.float32(127) / np.where(amax != 0, amax, np.float32(1)), np.float32(0))
+    q = np.rint(xb * idd.astype(np.float32))
+    return (q * d).astype(np.float32).reshape(x32.shape)
+
+
+def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None, act_q8=False):
     """Logits (n_tokens, n_vocab) for teacher-forced tokens at positions pos0, pos0+1, ...
     (or at `positions`, one per token; attention stays causal in token order)."""
     hp = model.hp
@@ -211,6 +234,15 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None):
     def W(name):
         return model.weight(name).astype(dt, copy=False)
 
+    act_quant = act_q8
+    aq = globals()["act_q8"]
+
+    def mm(x, name):
+        t = model.tensors[name][0]
+        if act_quant and t in _ACT_BLOCK:
+            x = aq(x, _ACT_BLOCK[t]).astype(dt)
+        return x @ W(name).T
+
     x = model.embed(tokens).astype(dt)
     if positions is not None and len(positions) != n:
         raise RefError("%d positions for %d tokens" % (len(positions), n))
@@ -220,9 +252,9 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None):
     for i in range(hp["n_layer"]):
         b = "blk.%d." % i
         h = rmsnorm(x, W(b + "attn_norm.weight"), eps, f64)
-        q = (h @ W(b + "attn_q.weight").T).reshape(n, H, hd)
-        k = (h @ W(b + "attn_k.weight").T).reshape(n, HKV, hd)
-        v = (h @ W(b + "attn_v.weight").T).reshape(n, HKV, hd)
+        q = mm(h, b + "attn_q.weight").reshape(n, H, hd)
+        k = mm(h, b + "attn_k.weight").reshape(n, HKV, hd)
+        v = mm(h, b + "attn_v.weight").reshape(n, HKV, hd)
         q = rope(q, cos, sin)
         k = rope(k, cos, sin)
         if kv_f16:
@@ -236,15 +268,14 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None):
         e = np.exp(s)
         p = e / e.sum(axis=-1, keepdims=True)
         att = (p @ vh).transpose(1, 0, 2).reshape(n, E)
-        x = x + att @ W(b + "attn_output.weight").T
+        x = x + mm(att, b + "attn_output.weight")
         h = rmsnorm(x, W(b + "ffn_norm.weight"), eps, f64)
-        g = h @ W(b + "ffn_gate.weight").T
-        u = h @ W(b + "ffn_up.weight").T
+        g = mm(h, b + "ffn_gate.weight")
+        u = mm(h, b + "ffn_up.weight")
         act = (g / (dt(1) + np.exp(-g))) * u
-        x = x + act @ W(b + "ffn_down.weight").T
+        x = x + mm(act, b + "ffn_down.weight")
     h = rmsnorm(x, W("output_norm.weight"), eps, f64)
-    out = W("token_embd.weight" if hp["tied"] else "output.weight")
-    return h @ out.T
+    return mm(h, "token_embd.weight" if hp["tied"] else "output.weight")
 
 
 def _parse_tokens(s):
@@ -261,6 +292,7 @@ def main(argv=None):
     ap.add_argument("--print-top", type=int)
     ap.add_argument("--kv-f16", action="store_true")
     ap.add_argument("--f64", action="store_true")
+    ap.add_argument("--act-q8", action="store_true", help="emulate seekd's 8-bit activations")
     ap.add_argument("--pos0", type=int, default=0)
     ap.add_argument("--positions", help="comma-separated position per token (instead of --pos0)")
     a = ap.parse_args(argv)
@@ -276,7 +308,8 @@ def main(argv=None):
     try:
         model = load(a.model)
         positions = _parse_tokens(a.positions) if a.positions else None
-        logits = forward(model, tokens, kv_f16=a.kv_f16, f64=a.f64, pos0=a.pos0, positions=positions)
+        logits = forward(model, tokens, kv_f16=a.kv_f16, f64=a.f64, pos0=a.pos0, positions=positions,
+                         act_q8=a.act_q8)
     except (RefError, gguf.GGUFError) as e:
         print("reference.py: %s" % e, file=sys.stderr)
         return 1

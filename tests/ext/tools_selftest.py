@@ -708,6 +708,22 @@ def reference_quantised_and_cli():
     check(rc == 0 and np.array_equal(got, a), "CLI .bin output")
     rc = R.main([p, "--tokens", "7,8,9,10,11", "--out", out + ".npy", "--print-top", "0"])
     check(rc == 0 and np.array_equal(np.load(out + ".npy"), a[-1]), "CLI .npy output")
+    # --act-q8: blocks of 32 (Q8_0 weights) or 256 (K-quants) become rint(x*127/amax)*amax/127
+    x = np.zeros((2, 256), np.float32)
+    x[0, :4] = [127.0, 0.5, -1.5, 2.5]          # amax 127: q = rint(x) with halves to even
+    x[1, 40] = -3.0                               # second block of 32 of row 1: amax 3
+    x[1, 41] = 1.0
+    y = R.act_q8(x, 32)
+    check(list(y[0, :4]) == [127.0, 0.0, -2.0, 2.0] and np.all(y[0, 32:] == 0), "act_q8 rounding %s" % y[0, :4])
+    d = np.float32(3.0) / np.float32(127)
+    check(y[1, 40] == -3.0 and y[1, 41] == np.float32(np.rint(np.float32(1.0) * (np.float32(127) / np.float32(3)))) * d,
+          "act_q8 block scale")
+    check(np.array_equal(R.act_q8(x, 256)[1, 41], np.float32(np.rint(127 / 3.0 * 1.0)) * d), "256-blocks")
+    aq = R.forward(m, toks, act_q8=True, f64=True)
+    da = np.abs(aq - R.forward(m, toks, f64=True)).max() / np.sqrt(np.mean(a.astype(np.float64) ** 2))
+    check(0 < da < 0.3, "act_q8 perturbation %.3g" % da)
+    mf = R.load(os.path.join(TMP, "r.gguf"))   # F32 weights: act_q8 changes nothing
+    check(np.array_equal(R.forward(mf, toks, act_q8=True), R.forward(mf, toks)), "act_q8 on F32 weights")
     # a hostile token id is an error, not a crash
     try:
         R.forward(m, [1, 300])
