@@ -22,9 +22,9 @@ size_t eng__act_row_size(enum eng__act kind, int64_t n)
     switch (kind) {
     case ENG__ACT_F32: return eng__align64((size_t)n * 4);
     case ENG__ACT_Q8_0:
-        return n % ENG__QK ? 0 : eng__align64(qs + (size_t)(n / ENG__QK) * 4);
+        return n % ENG__QK ? 0 : eng__align64(eng__align64(qs + (size_t)(n / ENG__QK) * 4) + (size_t)n); /* + dexp */
     case ENG__ACT_Q8_1:
-        return n % ENG__QK ? 0 : eng__align64(qs + (size_t)(n / ENG__QK) * 8);
+        return n % ENG__QK ? 0 : eng__align64(eng__align64(qs + (size_t)(n / ENG__QK) * 8) + (size_t)n); /* + dexp */
     case ENG__ACT_Q8_K:
         return n % ENG__QK_K ? 0 : eng__align64(qs + (size_t)(n / ENG__QK_K) * 4 + (size_t)(n / 16) * 2);
     }
@@ -49,6 +49,15 @@ static float act_block(const float *x, int8_t *qs, int k, int *sum)
     return d;
 }
 
+static void act_expand(void *act, int64_t n, int has_s)
+{
+    const float *d = eng__act_d(act, n);
+    float *e = (float *)eng__act_dexp(act, n, has_s);
+    for (int64_t b = 0; b < n / ENG__QK; b++)
+        for (int k = 0; k < 8; k++)
+            e[8 * b + k] = d[b];
+}
+
 void eng__quant_act_q8_0_ref(const float *x, void *act, int64_t n)
 {
     int8_t *qs = act;
@@ -57,6 +66,7 @@ void eng__quant_act_q8_0_ref(const float *x, void *act, int64_t n)
         int s;
         d[b] = act_block(x + b * ENG__QK, qs + b * ENG__QK, ENG__QK, &s);
     }
+    act_expand(act, n, 0);
 }
 void eng__quant_act_q8_1_ref(const float *x, void *act, int64_t n)
 {
@@ -67,6 +77,7 @@ void eng__quant_act_q8_1_ref(const float *x, void *act, int64_t n)
         d[b] = act_block(x + b * ENG__QK, qs + b * ENG__QK, ENG__QK, &s);
         sm[b] = d[b] * (float)s;
     }
+    act_expand(act, n, 1);
 }
 void eng__quant_act_q8_K_ref(const float *x, void *act, int64_t n)
 {

@@ -97,6 +97,8 @@ static inline eng__bf16 eng__f32_to_bf16(float f)
  *   float  d[n/B]                at offset align64(n)            (B = 32, or 256 for Q8_K)
  *   float  s[n/32]               after d, kind Q8_1 only: s = d * sum(qs of the block)
  *   int16  bsums[n/16]           after d, kind Q8_K only: sum of each group of 16 qs
+ *   float  dexp[n/32 * 8]        kinds Q8_0/Q8_1, at the next 64-byte boundary: each block's d
+ *                                repeated 8 times (the SIMD kernels multiply it lane-wise)
  * and the row size is rounded up to 64 bytes so consecutive rows stay 64-byte aligned.
  * Kind F32 rows are plain float[n] (row size rounded up to 64 bytes as well).
  * Quantisation (all kinds): amax = max|x| over the block, d = amax / 127,
@@ -117,6 +119,11 @@ static inline const float *eng__act_d(const void *row, int64_t n)
 static inline const float *eng__act_s(const void *row, int64_t n) /* Q8_1 */
 {
     return eng__act_d(row, n) + n / ENG__QK;
+}
+static inline const float *eng__act_dexp(const void *row, int64_t n, int has_s) /* Q8_0/1 */
+{
+    return (const float *)((const char *)row +
+                           eng__align64(eng__align64((size_t)n) + (size_t)(n / ENG__QK) * (has_s ? 8 : 4)));
 }
 static inline const int16_t *eng__act_bsums(const void *row, int64_t n) /* Q8_K */
 {

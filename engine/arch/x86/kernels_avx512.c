@@ -1,12 +1,529 @@
 /*
- * AVX-512 (F/BW/VL) + VNNI twins of the reference dot products and activation quantisers.
- * Bit-exact with _ref (see quant.h, ACCUMULATION ORDER).
+ * AVX-512 (F/BW/VL/DQ) + VNNI twins of the reference dot products and activation quantisers.
+ * Bit-exact with _ref (quant.h, ACCUMULATION ORDER): the integer lane sums are exact however
+ * they are formed, and the float operations are the reference's, lane for lane.
+ *
+ * Workload: one weight row against 1..8 activation rows per call.  Everything that depends only
+ * on the weight (nibble unpacking, scales, bias corrections) is done once per block and shared
+ * by the tokens; per token and 64 weights the 32-element types cost one VNNI dot, a convert, a
+ * scale multiply and an FMA.
+ *
+ * Signed weights x signed activations use VNNI's u8 x s8 product with the activation biased by
+ * +128: sum (x+128) w = sum x w + 128 sum w, and the weight-only term 128 sum w is subtracted by
+ * starting the accumulator at -128 sum w.
  */
 #include "engine/arch/x86/x86.h"
 
 #include <immintrin.h>
+#include <math.h>
+
+#define AI static inline __attribute__((always_inline))
+
+/* eng__reduce16, lane for lane. */
+AI float red16(__m512 a)
+{
+    __m256 r8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    __m128 r1 = _mm_add_ss(r2, _mm_movehdup_ps(r2));
+    return _mm_cvtss_f32(r1);
+}
+
+AI int hsum_epi32_256(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+AI int hsum_epi32(__m512i v)
+{
+    return hsum_epi32_256(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
+}
+
+/* Two f16 scales -> [a x8 | b x8]. */
+AI __m512 dpair(eng__f16 a, eng__f16 b)
+{
+    __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
+    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
+/* ---- 32-element types ---------------------------------------------------------------------- */
+enum k32 { K_Q4_0, K_Q5_0, K_Q8_0, K_Q4_1, K_Q5_1 };
+
+/* 16 packed nibble bytes of each of two blocks -> 64 bytes 0..15 in element order. */
+AI __m512i nib2(const uint8_t *q0, const uint8_t *q1)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)q0), b = _mm_loadu_si128((const __m128i *)q1);
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
+    const __m512i sh = _mm512_set_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0, 0,
+                                        0x0004000400040004ll, 0x0004000400040004ll, 0, 0);
+    return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi8(0x0F));
+}
+AI __m512i nib1(const uint8_t *q0)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)q0);
+    __m256i z = _mm256_set_m128i(_mm_srli_epi16(a, 4), a);
+    return _mm512_castsi256_si512(_mm256_and_si256(z, _mm256_set1_epi8(0x0F)));
+}
+AI uint32_t qh32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* Weights of blocks b and b+1 (two = 1) or block b alone (two = 0, upper half zero), as bytes
+ * (signed value, or the unsigned level for the types with a min), with their scales and mins. */
+AI __m512i unpack32(const enum k32 kind, const void *w, int64_t b, const int two, __m512 *dw, __m128 *mw)
+{
+    __m512i q;
+    switch (kind) {
+    case K_Q4_0: {
+        const struct eng__block_q4_0 *x = (const struct eng__block_q4_0 *)w + b;
+        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
+        q = _mm512_sub_epi8(q, _mm512_set1_epi8(8));
+        *dw = dpair(x[0].d, two ? x[1].d : 0);
+        break;
+    }
+    case K_Q5_0: {
+        const struct eng__block_q5_0 *x = (const struct eng__block_q5_0 *)w + b;
+        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
+        uint64_t hm = qh32(x[0].qh) | (two ? (uint64_t)qh32(x[1].qh) << 32 : 0);
+        q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(_cvtu64_mask64(hm), _mm512_set1_epi8(0x10)));
+        q = _mm512_sub_epi8(q, _mm512_set1_epi8(16));
+        *dw = dpair(x[0].d, two ? x[1].d : 0);
+        break;
+    }
+    case K_Q8_0: {
+        const struct eng__block_q8_0 *x = (const struct eng__block_q8_0 *)w + b;
+        __m256i lo = _mm256_loadu_si256((const __m256i *)x[0].qs);
+        __m256i hi = two ? _mm256_loadu_si256((const __m256i *)x[1].qs) : _mm256_setzero_si256();
+        q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        *dw = dpair(x[0].d, two ? x[1].d : 0);
+        break;
+    }
+    case K_Q4_1: {
+        const struct eng__block_q4_1 *x = (const struct eng__block_q4_1 *)w + b;
+        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
+        *dw = dpair(x[0].d, two ? x[1].d : 0);
+        *mw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)x[0].m | (two ? (uint32_t)x[1].m << 16 : 0))));
+        break;
+    }
+    default: { /* K_Q5_1 */
+        const struct eng__block_q5_1 *x = (const struct eng__block_q5_1 *)w + b;
+        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
+        uint64_t hm = qh32(x[0].qh) | (two ? (uint64_t)qh32(x[1].qh) << 32 : 0);
+        q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(_cvtu64_mask64(hm), _mm512_set1_epi8(0x10)));
+        *dw = dpair(x[0].d, two ? x[1].d : 0);
+        *mw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)x[0].m | (two ? (uint32_t)x[1].m << 16 : 0))));
+        break;
+    }
+    }
+    return q;
+}
+
+AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
+              float *out)
+{
+    const int has_min = kind == K_Q4_1 || kind == K_Q5_1;
+    const int64_t nb = n / ENG__QK;
+    const int8_t *xq[ENG__NT_MAX];
+    const float *xe[ENG__NT_MAX], *xs[ENG__NT_MAX];
+    __m512 acc[ENG__NT_MAX];
+    __m128 accm[ENG__NT_MAX];
+    for (int t = 0; t < NT; t++) {
+        const char *a = (const char *)act + (size_t)t * st;
+        xq[t] = (const int8_t *)a;
+        xe[t] = eng__act_dexp(a, n, has_min);
+        xs[t] = has_min ? eng__act_s(a, n) : NULL;
+        acc[t] = _mm512_setzero_ps();
+        accm[t] = _mm_setzero_ps();
+    }
+    const __m512i c80 = _mm512_set1_epi8((char)0x80);
+    int64_t b = 0;
+    for (; b + 1 < nb; b += 2) {
+        __m512 dw;
+        __m128 mw = _mm_setzero_ps();
+        __m512i q = unpack32(kind, w, b, 1, &dw, &mw);
+        __m512i corr = _mm512_setzero_si512();
+        if (!has_min)
+            corr = _mm512_sub_epi32(corr, _mm512_dpbusd_epi32(_mm512_setzero_si512(), c80, q));
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            __m512i xv = _mm512_loadu_si512((const void *)(xq[t] + b * ENG__QK));
+            __m512i l = has_min ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv)
+                                : _mm512_dpbusd_epi32(corr, _mm512_xor_si512(xv, c80), q);
+            __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps(xe[t] + 8 * b));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l), s, acc[t]);
+            if (has_min) {
+                __m128 sx = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(xs[t] + b)));
+                accm[t] = _mm_fmadd_ps(mw, sx, accm[t]);
+            }
+        }
+    }
+    if (b < nb) { /* odd block count: the last block alone, lanes 0..7 and accm lane 0 */
+        __m512 dw;
+        __m128 mw = _mm_setzero_ps();
+        __m512i q = unpack32(kind, w, b, 0, &dw, &mw);
+        __m512i corr = _mm512_setzero_si512();
+        if (!has_min)
+            corr = _mm512_sub_epi32(corr, _mm512_dpbusd_epi32(_mm512_setzero_si512(), c80, q));
+        for (int t = 0; t < NT; t++) {
+            __m512i xv = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * ENG__QK)));
+            __m512i l = has_min ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv)
+                                : _mm512_dpbusd_epi32(corr, _mm512_xor_si512(xv, c80), q);
+            __m512 s = _mm512_mul_ps(dw, _mm512_castps256_ps512(_mm256_loadu_ps(xe[t] + 8 * b)));
+            acc[t] = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(l), s, acc[t], 0x00FF);
+            if (has_min)
+                accm[t] = _mm_mask3_fmadd_ps(mw, _mm_load_ss(xs[t] + b), accm[t], 1);
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        out[t] = red16(acc[t]);
+        if (has_min)
+            out[t] += _mm_cvtss_f32(accm[t]) + _mm_cvtss_f32(_mm_movehdup_ps(accm[t]));
+    }
+}
+
+#define NT_SWITCH(call)                                                                           \
+    switch (nt) {                                                                                 \
+    case 1: call(1); break;                                                                       \
+    case 2: call(2); break;                                                                       \
+    case 3: call(3); break;                                                                       \
+    case 4: call(4); break;                                                                       \
+    case 5: call(5); break;                                                                       \
+    case 6: call(6); break;                                                                       \
+    case 7: call(7); break;                                                                       \
+    default: call(8); break;                                                                      \
+    }
+
+#define DOT32(name, kind)                                                                         \
+    static void dot_##name(int64_t n, const void *w, const void *act, size_t st, int nt, float *out) \
+    {                                                                                             \
+        for (; nt > ENG__NT_MAX; nt -= ENG__NT_MAX, act = (const char *)act + ENG__NT_MAX * st,   \
+                                 out += ENG__NT_MAX)                                              \
+            dot32(kind, n, w, act, st, ENG__NT_MAX, out);                                         \
+        NT_SWITCH(DOT32_CALL_##name)                                                              \
+    }
+#define DOT32_CALL_q4_0(N) dot32(K_Q4_0, n, w, act, st, N, out)
+#define DOT32_CALL_q5_0(N) dot32(K_Q5_0, n, w, act, st, N, out)
+#define DOT32_CALL_q8_0(N) dot32(K_Q8_0, n, w, act, st, N, out)
+#define DOT32_CALL_q4_1(N) dot32(K_Q4_1, n, w, act, st, N, out)
+#define DOT32_CALL_q5_1(N) dot32(K_Q5_1, n, w, act, st, N, out)
+DOT32(q4_0, K_Q4_0)
+DOT32(q5_0, K_Q5_0)
+DOT32(q8_0, K_Q8_0)
+DOT32(q4_1, K_Q4_1)
+DOT32(q5_1, K_Q5_1)
+
+/* ---- K-quants ------------------------------------------------------------------------------ */
+enum kk { K_Q4_K, K_Q5_K, K_Q6_K };
+
+/* One super-block's weights as 4 x 64 bytes in element order, the scale vectors (lane i of
+ * vector c holds the scale of the sub-block of the 4 elements of lane i), the min pairs for
+ * the bsums (Q4_K/Q5_K) and the bias correction (Q6_K: 128 * sum_j sc_j sum w_j). */
+struct ksb {
+    __m512i q[4], sc[4];
+    __m256i mexp;
+    int corr;
+    float d, dmin;
+};
+
+AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
+{
+    if (kind == K_Q4_K || kind == K_Q5_K) {
+        const uint8_t *qs, *scales;
+        eng__f16 d, dmin;
+        __m256i qhv = _mm256_setzero_si256();
+        if (kind == K_Q4_K) {
+            const struct eng__block_q4_K *x = (const struct eng__block_q4_K *)w + b;
+            qs = x->qs;
+            scales = x->scales;
+            d = x->d;
+            dmin = x->dmin;
+        } else {
+            const struct eng__block_q5_K *x = (const struct eng__block_q5_K *)w + b;
+            qs = x->qs;
+            scales = x->scales;
+            d = x->d;
+            dmin = x->dmin;
+            qhv = _mm256_loadu_si256((const __m256i *)x->qh);
+        }
+        const __m512i m0f = _mm512_set1_epi8(0x0F);
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
+            z = _mm512_and_si512(z, m0f);
+            if (kind == K_Q5_K) {
+                __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qhv, 2 * c)),
+                                               _mm256_srli_epi16(qhv, 2 * c + 1), 1);
+                h = _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(1)), 4);
+                z = _mm512_or_si512(z, h);
+            }
+            k->q[c] = z;
+        }
+        uint32_t sc[8];
+        uint16_t mn[16];
+        for (int j = 0; j < 8; j++) {
+            uint8_t s, m;
+            eng__k4_scale_min(j, scales, &s, &m);
+            sc[j] = s;
+            mn[2 * j] = mn[2 * j + 1] = m;
+        }
+        __m512i s8 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)sc));
+        for (int c = 0; c < 4; c++) {
+            __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * c)),
+                                             _mm256_set1_epi32(2 * c + 1), 1);
+            k->sc[c] = _mm512_permutexvar_epi32(idx, s8);
+        }
+        k->mexp = _mm256_loadu_si256((const __m256i *)mn);
+        k->d = eng__f16_to_f32(d);
+        k->dmin = eng__f16_to_f32(dmin);
+        k->corr = 0;
+    } else {
+        const struct eng__block_q6_K *x = (const struct eng__block_q6_K *)w + b;
+        const __m512i m0f = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+        for (int h = 0; h < 2; h++) {
+            __m512i a = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
+            __m256i qv = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+            __m512i h0 = _mm512_inserti64x4(_mm512_castsi256_si512(qv), _mm256_srli_epi16(qv, 2), 1);
+            __m512i h1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qv, 4)),
+                                            _mm256_srli_epi16(qv, 6), 1);
+            __m512i z0 = _mm512_or_si512(_mm512_and_si512(a, m0f),
+                                         _mm512_slli_epi16(_mm512_and_si512(h0, m3), 4));
+            __m512i z1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), m0f),
+                                         _mm512_slli_epi16(_mm512_and_si512(h1, m3), 4));
+            k->q[2 * h] = _mm512_sub_epi8(z0, _mm512_set1_epi8(32));
+            k->q[2 * h + 1] = _mm512_sub_epi8(z1, _mm512_set1_epi8(32));
+        }
+        __m512i s16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x->scales));
+        __m512i cacc = _mm512_setzero_si512();
+        const __m512i ones = _mm512_set1_epi8(1);
+        for (int c = 0; c < 4; c++) {
+            __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
+            idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4 * c));
+            __m512i sfull = _mm512_permutexvar_epi32(idx, s16);
+            __m512i wsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, k->q[c]);
+            cacc = _mm512_add_epi32(cacc, _mm512_mullo_epi32(wsum, sfull));
+            /* vpdpwssd multiplies 16-bit halves: keep the scale in the low half, zero above, so
+             * the high half of each lane sum (its sign extension) contributes nothing */
+            k->sc[c] = _mm512_and_si512(sfull, _mm512_set1_epi32(0xFFFF));
+        }
+        k->corr = 128 * hsum_epi32(cacc);
+        k->d = eng__f16_to_f32(x->d);
+        k->dmin = 0;
+    }
+}
+
+AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
+             float *out)
+{
+    const int64_t nb = n / ENG__QK_K;
+    const int8_t *xq[ENG__NT_MAX];
+    const float *xd[ENG__NT_MAX];
+    const int16_t *xb[ENG__NT_MAX];
+    float acc[ENG__NT_MAX];
+    for (int t = 0; t < NT; t++) {
+        const char *a = (const char *)act + (size_t)t * st;
+        xq[t] = (const int8_t *)a;
+        xd[t] = eng__act_d(a, n);
+        xb[t] = eng__act_bsums(a, n);
+        acc[t] = 0;
+    }
+    const __m512i c80 = _mm512_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        struct ksb k;
+        unpack_k(kind, w, b, &k);
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const int8_t *x = xq[t] + b * ENG__QK_K;
+            __m512i ia = _mm512_setzero_si512();
+            for (int c = 0; c < 4; c++) {
+                __m512i xv = _mm512_loadu_si512((const void *)(x + 64 * c));
+                __m512i l = kind == K_Q6_K
+                                ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(xv, c80), k.q[c])
+                                : _mm512_dpbusd_epi32(_mm512_setzero_si512(), k.q[c], xv);
+                ia = _mm512_dpwssd_epi32(ia, l, k.sc[c]);
+            }
+            int32_t I = hsum_epi32(ia) - k.corr;
+            float dx = xd[t][b];
+            acc[t] = fmaf(k.d * dx, (float)I, acc[t]);
+            if (kind != K_Q6_K) {
+                __m256i bs = _mm256_loadu_si256((const __m256i *)(xb[t] + 16 * b));
+                int32_t M = hsum_epi32_256(_mm256_madd_epi16(bs, k.mexp));
+                acc[t] = fmaf(-(k.dmin * dx), (float)M, acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++)
+        out[t] = acc[t];
+}
+
+#define DOTK(name, kind)                                                                          \
+    static void dot_##name(int64_t n, const void *w, const void *act, size_t st, int nt, float *out) \
+    {                                                                                             \
+        for (; nt > ENG__NT_MAX; nt -= ENG__NT_MAX, act = (const char *)act + ENG__NT_MAX * st,   \
+                                 out += ENG__NT_MAX)                                              \
+            dotK(kind, n, w, act, st, ENG__NT_MAX, out);                                          \
+        NT_SWITCH(DOTK_CALL_##name)                                                               \
+    }
+#define DOTK_CALL_q4_K(N) dotK(K_Q4_K, n, w, act, st, N, out)
+#define DOTK_CALL_q5_K(N) dotK(K_Q5_K, n, w, act, st, N, out)
+#define DOTK_CALL_q6_K(N) dotK(K_Q6_K, n, w, act, st, N, out)
+DOTK(q4_K, K_Q4_K)
+DOTK(q5_K, K_Q5_K)
+DOTK(q6_K, K_Q6_K)
+
+/* ---- float weights ------------------------------------------------------------------------- */
+enum kf { K_F32, K_F16, K_BF16 };
+
+AI __m512 loadw(const enum kf kind, const void *w, int64_t i, __mmask16 m, const int masked)
+{
+    switch (kind) {
+    case K_F32:
+        return masked ? _mm512_maskz_loadu_ps(m, (const float *)w + i) : _mm512_loadu_ps((const float *)w + i);
+    case K_F16: {
+        __m256i h = masked ? _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i)
+                           : _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+        return _mm512_cvtph_ps(h);
+    }
+    default: {
+        __m256i h = masked ? _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i)
+                           : _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    }
+}
+
+AI void dotF(const enum kf kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
+             float *out)
+{
+    const float *x[ENG__NT_MAX];
+    __m512 acc[ENG__NT_MAX];
+    for (int t = 0; t < NT; t++) {
+        x[t] = (const float *)((const char *)act + (size_t)t * st);
+        acc[t] = _mm512_setzero_ps();
+    }
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 wv = loadw(kind, w, i, 0, 0);
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t]);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 wv = loadw(kind, w, i, m, 1);
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t], m);
+    }
+    for (int t = 0; t < NT; t++)
+        out[t] = red16(acc[t]);
+}
+
+#define DOTF(name, kind)                                                                          \
+    static void dot_##name(int64_t n, const void *w, const void *act, size_t st, int nt, float *out) \
+    {                                                                                             \
+        for (; nt > ENG__NT_MAX; nt -= ENG__NT_MAX, act = (const char *)act + ENG__NT_MAX * st,   \
+                                 out += ENG__NT_MAX)                                              \
+            dotF(kind, n, w, act, st, ENG__NT_MAX, out);                                          \
+        NT_SWITCH(DOTF_CALL_##name)                                                               \
+    }
+#define DOTF_CALL_f32(N) dotF(K_F32, n, w, act, st, N, out)
+#define DOTF_CALL_f16(N) dotF(K_F16, n, w, act, st, N, out)
+#define DOTF_CALL_bf16(N) dotF(K_BF16, n, w, act, st, N, out)
+DOTF(f32, K_F32)
+DOTF(f16, K_F16)
+DOTF(bf16, K_BF16)
+
+/* ---- activation quantisers ----------------------------------------------------------------- */
+/* k values (multiple of 16) at x: amax, then q = rint(x * 127/amax) stored as int8; returns d and
+ * the int32 lane sums of q in *sum (16 lanes). */
+AI float act_block(const float *x, int8_t *qs, int k, __m512i *sum, int16_t *bsums)
+{
+    __m512 mx = _mm512_setzero_ps();
+    for (int j = 0; j < k; j += 16)
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    float amax = _mm512_reduce_max_ps(mx);
+    float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    __m512 vid = _mm512_set1_ps(id);
+    __m512i s = _mm512_setzero_si512();
+    for (int j = 0; j < k; j += 16) {
+        __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + j), vid),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q = _mm512_cvtps_epi32(v);
+        _mm_storeu_si128((__m128i *)(qs + j), _mm512_cvtsepi32_epi8(q));
+        if (bsums)
+            bsums[j / 16] = (int16_t)hsum_epi32(q);
+        s = _mm512_add_epi32(s, q);
+    }
+    *sum = s;
+    return d;
+}
+
+static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
+{
+    int8_t *qs = act;
+    float *d = (float *)eng__act_d(act, n), *sm = has_s ? (float *)eng__act_s(act, n) : NULL;
+    float *e = (float *)eng__act_dexp(act, n, has_s);
+    for (int64_t b = 0; b < n / ENG__QK; b++) {
+        __m512i s;
+        d[b] = act_block(x + b * ENG__QK, qs + b * ENG__QK, ENG__QK, &s, NULL);
+        if (has_s)
+            sm[b] = d[b] * (float)hsum_epi32(s);
+        _mm256_storeu_ps(e + 8 * b, _mm256_set1_ps(d[b]));
+    }
+}
+static void quant_act_q8_0(const float *x, void *act, int64_t n) { quant_act_q8(x, act, n, 0); }
+static void quant_act_q8_1(const float *x, void *act, int64_t n) { quant_act_q8(x, act, n, 1); }
+static void quant_act_q8_K(const float *x, void *act, int64_t n)
+{
+    int8_t *qs = act;
+    float *d = (float *)eng__act_d(act, n);
+    int16_t *bs = (int16_t *)eng__act_bsums(act, n);
+    for (int64_t b = 0; b < n / ENG__QK_K; b++) {
+        __m512i s;
+        d[b] = act_block(x + b * ENG__QK_K, qs + b * ENG__QK_K, ENG__QK_K, &s, bs + 16 * b);
+    }
+}
+
+static void f16_to_f32_row(const uint16_t *src, float *dst, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    for (; i < n; i++)
+        dst[i] = eng__f16_to_f32(src[i]);
+}
+static void f32_to_f16_row(const float *src, uint16_t *dst, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        dst[i] = eng__f32_to_f16(src[i]);
+}
 
 void eng__kern_install_avx512(struct eng__kern *k)
 {
-    (void)k;
+#define SET(id, fn)                                                                               \
+    do {                                                                                          \
+        k->t[id].dot = fn;                                                                        \
+        k->t[id].dot_isa = "avx512";                                                              \
+    } while (0)
+    SET(ENG_TYPE_Q4_0, dot_q4_0);
+    SET(ENG_TYPE_Q5_0, dot_q5_0);
+    SET(ENG_TYPE_Q8_0, dot_q8_0);
+    SET(ENG_TYPE_Q4_1, dot_q4_1);
+    SET(ENG_TYPE_Q5_1, dot_q5_1);
+    SET(ENG_TYPE_Q4_K, dot_q4_K);
+    SET(ENG_TYPE_Q5_K, dot_q5_K);
+    SET(ENG_TYPE_Q6_K, dot_q6_K);
+    SET(ENG_TYPE_F32, dot_f32);
+    SET(ENG_TYPE_F16, dot_f16);
+    SET(ENG_TYPE_BF16, dot_bf16);
+#undef SET
+    k->quant_act[ENG__ACT_Q8_0] = quant_act_q8_0;
+    k->quant_act[ENG__ACT_Q8_1] = quant_act_q8_1;
+    k->quant_act[ENG__ACT_Q8_K] = quant_act_q8_K;
+    k->f16_to_f32_row = f16_to_f32_row;
+    k->f32_to_f16_row = f32_to_f16_row;
 }
