@@ -38,8 +38,15 @@ const char *ctx_lang_name(enum ctx_lang lang); /* "python"; "plaintext" for NONE
 /* ==== documents ============================================================================ */
 typedef struct ctx_doc ctx_doc;
 
+/* Largest document (tree-sitter works in uint32 offsets; we keep a margin). */
+#define CTX_DOC_MAX_BYTES ((size_t)1 << 31)
+
 /* Creates a document holding a copy of text[0..len).  lang NONE keeps no tree.  The document is
- * parsed on creation.  Returns 0 or -ENOMEM; *out is freed with ctx_doc_delete. */
+ * parsed on creation, for at most 200 ms: a bigger file is left unparsed (ctx_doc_parsed 0) for
+ * ctx_doc_parse to finish.  uri may be NULL (stored as "").  Returns 0, -ENOMEM, -EINVAL (bad
+ * lang, NULL text with len > 0) or -EFBIG (len > CTX_DOC_MAX_BYTES); *out is freed with
+ * ctx_doc_delete.  Text is bytes: invalid UTF-8 and NUL bytes are kept as they are (tree-sitter
+ * lexes a NUL like any other unexpected character; only ctx_doc_text's terminator is special). */
 int ctx_doc_new(const char *uri, enum ctx_lang lang, const char *text, size_t len,
                 int64_t version, ctx_doc **out);
 void ctx_doc_delete(ctx_doc *doc);
@@ -48,28 +55,70 @@ const char *ctx_doc_uri(const ctx_doc *doc);
 enum ctx_lang ctx_doc_lang(const ctx_doc *doc);
 int64_t ctx_doc_version(const ctx_doc *doc);
 void ctx_doc_set_version(ctx_doc *doc, int64_t version);
-/* The text (NUL-terminated; the pointer is valid until the next edit). */
+/* The text (NUL-terminated; the pointer is valid until the next edit or ctx_doc_bytes call on
+ * this document).  Costs a memmove of the bytes after the last edit point (the text is kept in a
+ * gap buffer), so callers needing a window use ctx_doc_bytes instead.  len may be NULL. */
 const char *ctx_doc_text(const ctx_doc *doc, size_t *len);
+/* Length of the text in bytes. */
+size_t ctx_doc_len(const ctx_doc *doc);
+/* Bytes [start, end) as one contiguous run (not NUL-terminated), offsets clamped to the text.
+ * Valid until the next edit, ctx_doc_text or ctx_doc_bytes call on this document.  Cost: at most
+ * a memmove of the shorter part of the range when the last edit point lies inside it. */
+const char *ctx_doc_bytes(const ctx_doc *doc, size_t start, size_t end);
 
 /* Lines are split at \n, \r\n and lone \r, as LSP counts them.  line_count >= 1.  For line i
  * (0-based) *start is the byte offset of its first byte and *len its length without the line
  * terminator.  Returns -EINVAL when i is out of range. */
 uint32_t ctx_doc_line_count(const ctx_doc *doc);
 int ctx_doc_line(const ctx_doc *doc, uint32_t i, size_t *start, size_t *len);
+/* The line holding byte offset (0 <= offset <= length) and the offset's byte column in it.  An
+ * offset inside a line terminator belongs to the line it ends.  -EINVAL past the end. */
+int ctx_doc_line_of(const ctx_doc *doc, size_t offset, uint32_t *line, size_t *col);
 
 /* Replaces bytes [start, end) with text[0..len) and records the edit in the tree (ts_tree_edit)
- * so the next parse is incremental.  Offsets past the end are clamped; start > end is -EINVAL.
+ * so the next parse is incremental.  Offsets past the end are clamped; start > end is -EINVAL,
+ * and so is NULL text with len > 0; a result above CTX_DOC_MAX_BYTES is -EFBIG; -ENOMEM.  On
+ * error nothing changed.  text must not point into the document's own buffer.  Cost: O(len +
+ * removed bytes + distance from the previous edit), plus a memmove of the line index tail when
+ * the number of lines changes.
  * Does not reparse: call ctx_doc_parse (the daemon does after each didChange notification). */
 int ctx_doc_replace(ctx_doc *doc, size_t start, size_t end, const char *text, size_t len);
-/* Full-text replacement (full sync). */
+/* Full-text replacement (full sync).  Diffed against the current text (common prefix and
+ * suffix), so the tree sees one edit and the next parse stays incremental.  Errors as above. */
 int ctx_doc_set_text(ctx_doc *doc, const char *text, size_t len);
 
 /* Reparses if the text changed since the last parse, reusing the old tree.  The parse stops
- * after timeout_us microseconds (0 = no limit) or when *cancel becomes non-zero; then it returns
- * -ETIMEDOUT / -ECANCELED, keeps the previous tree (edited) and a later call starts over. */
+ * after timeout_us microseconds (0 = no limit) or when *cancel becomes non-zero (cancel may be
+ * NULL; another thread may set it); then it returns -ETIMEDOUT / -ECANCELED and keeps the
+ * previous tree (edited, so its positions follow the text, but ctx_doc_parsed stays 0).  The
+ * parser keeps its partial work: the next call resumes it when the text has not changed since,
+ * and resets the parser and starts over when it has.  So a file too big for one budget still
+ * gets parsed by repeated bounded calls between keystrokes.  Returns 0 at once for lang NONE
+ * and when already parsed. */
 int ctx_doc_parse(ctx_doc *doc, uint64_t timeout_us, const volatile size_t *cancel);
-/* 1 when the current tree matches the current text. */
+/* 1 when the current tree matches the current text (always 1 for lang NONE). */
 int ctx_doc_parsed(const ctx_doc *doc);
+
+/* Self-check for tests, fuzzers and the seekd/syntaxTree debug request.  Every mode rebuilds the
+ * line index and the lone-CR count from the text and compares, and walks the tree checking that
+ * each node's row/column points are the ones its byte offsets have in the current text (so the
+ * edits given to ts_tree_edit were right) and that children lie in order inside their parent.
+ * The FRESH modes also parse the text from scratch and compare the trees node by node (kind,
+ * byte range, points, missing and error flags).
+ * Incremental and fresh trees agree on valid text.  After edits that leave syntax errors they may
+ * legitimately differ: tree-sitter's error recovery depends on the previous tree.  Hence
+ * FRESH_IF_VALID (compare only when the fresh parse has no error) for random edits, and FRESH
+ * for texts known to be valid (tree-sitter's own test: random edits, undo them, compare).
+ * CONSISTENT also accepts a document edited since its last parse and then checks the edited tree
+ * (what ts_tree_edit made of the edits: its positions must follow the new text already).
+ * Returns 0 when all holds, -EAGAIN when the document is not parsed (FRESH modes), -EILSEQ on a difference
+ * (described in err[0..errlen), err may be NULL), -ENOMEM.  O(document). */
+enum ctx_check {
+    CTX_CHECK_CONSISTENT,     /* line index and tree positions */
+    CTX_CHECK_FRESH_IF_VALID, /* ... and equal to a fresh parse when that has no error */
+    CTX_CHECK_FRESH,          /* ... and equal to a fresh parse */
+};
+int ctx_doc_check(const ctx_doc *doc, enum ctx_check mode, char *err, size_t errlen);
 
 /* The tree as an s-expression (tree-sitter's ts_node_string form), sk_malloc'd: caller frees
  * with sk_free.  NULL when the document has no tree. */
