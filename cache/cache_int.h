@@ -29,6 +29,10 @@ enum cache__stmt_id {
     ST_MODEL_PUT,
     ST_EVENT_ADD,
     ST_EVENT_PRUNE,
+    ST_BEGIN_WRITE,
+    ST_BEGIN_READ,
+    ST_COMMIT,
+    ST_ROLLBACK,
     ST_COUNT_
 };
 
@@ -52,10 +56,17 @@ int cache__err(struct cache *c, int rc, const char *what);
 /* The prepared statement id (prepared on first use), reset and with bindings cleared; NULL on
  * failure (logged). */
 sqlite3_stmt *cache__stmt(struct cache *c, enum cache__stmt_id id);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  begin also writes the pending counters and touches. */
+/* Entry check of every public function: CACHE_E_DISABLED for NULL, CACHE_E_CORRUPT after
+ * corruption, and a transaction left open by an earlier failure is rolled back first. */
+int cache__enter(struct cache *c);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK, through statements prepared at open so that ending a
+ * transaction does not need memory.  begin also writes the pending counters and touches. */
 int cache__begin(struct cache *c);
 int cache__commit(struct cache *c);
 void cache__rollback(struct cache *c);
+/* A read transaction (one snapshot for several queries) and its end. */
+int cache__begin_read(struct cache *c);
+void cache__end_read(struct cache *c);
 /* Adds delta to a counter (inside a transaction). */
 int cache__counter_add(struct cache *c, const char *name, int64_t delta);
 int cache__counter_get(struct cache *c, const char *name, int64_t *out);
@@ -69,6 +80,9 @@ long cache__set_page_limit(struct cache *c, long pages);
 /* Verifies the entries/bytes counters against the table and runs PRAGMA quick_check.
  * Returns 0 when consistent, CACHE_E_CORRUPT otherwise. */
 int cache__check(struct cache *c);
+/* Non-zero: connections opened afterwards use synchronous=OFF (no fsync at all).  For fuzzing
+ * speed only; never set in the daemon. */
+extern int cache__test_nosync;
 /* Raw SQL (tests only). */
 int cache__exec(struct cache *c, const char *sql);
 

@@ -189,6 +189,10 @@ static const char *stmt_sql(enum cache__stmt_id id)
                "spec_drafted, spec_accepted, from_cache) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)";
     case ST_EVENT_PRUNE:
         return "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1";
+    case ST_BEGIN_WRITE: return "BEGIN IMMEDIATE";
+    case ST_BEGIN_READ: return "BEGIN";
+    case ST_COMMIT: return "COMMIT";
+    case ST_ROLLBACK: return "ROLLBACK";
     case ST_COUNT_: break;
     }
     return NULL;
@@ -282,9 +286,21 @@ static int flush_pending(struct cache *c)
     return rc;
 }
 
+/* Runs one of the transaction-control statements; falls back to sqlite3_exec if it could not
+ * be prepared. */
+static int txn_stmt(struct cache *c, enum cache__stmt_id id)
+{
+    sqlite3_stmt *st = cache__stmt(c, id);
+    if (!st)
+        return sqlite3_exec(c->db, stmt_sql(id), NULL, NULL, NULL);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int cache__begin(struct cache *c)
 {
-    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = txn_stmt(c, ST_BEGIN_WRITE);
     if (rc != SQLITE_OK)
         return cache__err(c, rc, "begin");
     rc = flush_pending(c);
@@ -295,7 +311,7 @@ int cache__begin(struct cache *c)
 
 int cache__commit(struct cache *c)
 {
-    int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    int rc = txn_stmt(c, ST_COMMIT);
     if (rc != SQLITE_OK) {
         rc = cache__err(c, rc, "commit");
         cache__rollback(c);
@@ -309,7 +325,35 @@ int cache__commit(struct cache *c)
 void cache__rollback(struct cache *c)
 {
     if (!sqlite3_get_autocommit(c->db))
+        txn_stmt(c, ST_ROLLBACK);
+    if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int cache__begin_read(struct cache *c)
+{
+    int rc = txn_stmt(c, ST_BEGIN_READ);
+    return rc == SQLITE_OK ? 0 : cache__err(c, rc, "begin read");
+}
+
+void cache__end_read(struct cache *c)
+{
+    if (!sqlite3_get_autocommit(c->db) && txn_stmt(c, ST_COMMIT) != SQLITE_OK)
+        cache__rollback(c);
+}
+
+int cache__enter(struct cache *c)
+{
+    if (!c)
+        return CACHE_E_DISABLED;
+    if (c->broken)
+        return CACHE_E_CORRUPT;
+    if (!sqlite3_get_autocommit(c->db)) {
+        cache__rollback(c);
+        if (!sqlite3_get_autocommit(c->db))
+            return CACHE_E_NOMEM;
+    }
+    return 0;
 }
 
 /* ---- schema ------------------------------------------------------------------------------- */
@@ -555,7 +599,8 @@ static int open_db(struct cache *c)
         rc = cache__err(c, src, "journal_mode");
         goto out;
     }
-    rc = cache__exec(c, "PRAGMA synchronous = NORMAL");
+    rc = cache__exec(c, cache__test_nosync ? "PRAGMA synchronous = OFF"
+                                           : "PRAGMA synchronous = NORMAL");
     if (rc)
         goto out;
     /* quick_check reads every page once: a truncated or scribbled file fails here rather than
@@ -706,10 +751,9 @@ void cache_close(struct cache *c)
 int cache_stats(struct cache *c, struct cache_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (!c)
-        return CACHE_E_DISABLED;
-    if (c->broken)
-        return CACHE_E_CORRUPT;
+    int rc = cache__enter(c);
+    if (rc)
+        return rc;
     out->max_bytes = c->opts.max_bytes;
     out->max_entries = c->opts.max_entries;
     /* Write what this connection has pending so the figures include it; if the database is
@@ -722,9 +766,9 @@ int cache_stats(struct cache *c, struct cache_stats *out)
             pend_m = (int64_t)c->pend_misses;
         }
     }
-    int rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL); /* one consistent snapshot */
-    if (rc != SQLITE_OK)
-        return cache__err(c, rc, "stats");
+    rc = cache__begin_read(c); /* one consistent snapshot */
+    if (rc)
+        return rc;
     int64_t v[6];
     static const char *names[] = {"entries", "bytes", "hits", "typed_hits", "misses", "evictions"};
     int err = 0;
@@ -738,7 +782,7 @@ int cache_stats(struct cache *c, struct cache_stats *out)
         sqlite3_step(q) == SQLITE_ROW)
         out->file_bytes = (uint64_t)sqlite3_column_int64(q, 0) * (uint64_t)sqlite3_column_int64(q, 1);
     sqlite3_finalize(q);
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    cache__end_read(c);
     if (err) {
         memset(out, 0, sizeof *out);
         return err;
@@ -756,11 +800,10 @@ int cache_stats(struct cache *c, struct cache_stats *out)
 
 int cache_clear(struct cache *c, int also_events)
 {
-    if (!c)
-        return CACHE_E_DISABLED;
-    if (c->broken)
-        return CACHE_E_CORRUPT;
-    int rc = cache__begin(c);
+    int rc = cache__enter(c);
+    if (rc)
+        return rc;
+    rc = cache__begin(c);
     if (rc)
         return rc;
     rc = cache__exec(c, "DELETE FROM entries;"
@@ -782,6 +825,8 @@ int cache_clear(struct cache *c, int also_events)
 }
 
 /* ---- test hooks --------------------------------------------------------------------------- */
+
+int cache__test_nosync;
 
 long cache__set_page_limit(struct cache *c, long pages)
 {

@@ -59,14 +59,7 @@ static void key_hash(const struct cache_key *k, uint8_t out[32])
     cache__sha256_final(&s, out);
 }
 
-static int usable(struct cache *c)
-{
-    if (!c)
-        return CACHE_E_DISABLED;
-    if (c->broken)
-        return CACHE_E_CORRUPT;
-    return 0;
-}
+static int usable(struct cache *c) { return cache__enter(c); }
 
 void cache_entry_free(struct cache_entry *e)
 {

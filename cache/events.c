@@ -12,10 +12,9 @@
 
 int cache_stats_record(struct cache *c, const struct cache_event *ev)
 {
-    if (!c)
-        return CACHE_E_DISABLED;
-    if (c->broken)
-        return CACHE_E_CORRUPT;
+    int rc = cache__enter(c);
+    if (rc)
+        return rc;
     if ((unsigned)ev->kind >= CACHE_EV_COUNT_)
         return -EINVAL;
     char lang[32];
@@ -28,7 +27,7 @@ int cache_stats_record(struct cache *c, const struct cache_event *ev)
         acc = ev->shown_len;
     if (ev->kind == CACHE_EV_SHOWN || ev->kind == CACHE_EV_DISMISSED)
         acc = 0;
-    int rc = cache__begin(c);
+    rc = cache__begin(c);
     if (rc)
         return rc;
     sqlite3_stmt *st = cache__stmt(c, ST_EVENT_ADD);
@@ -91,13 +90,11 @@ static int latency_at(struct cache *c, uint64_t n, double q, uint32_t *out)
 int cache_stats_summary(struct cache *c, struct cache_stats_summary *out)
 {
     memset(out, 0, sizeof *out);
-    if (!c)
-        return CACHE_E_DISABLED;
-    if (c->broken)
-        return CACHE_E_CORRUPT;
-    int rc = 0, s = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK)
-        return cache__err(c, s, "summary");
+    int s, rc = cache__enter(c);
+    if (!rc)
+        rc = cache__begin_read(c);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = NULL;
     s = sqlite3_prepare_v2(c->db,
                            "SELECT kind, count(*), sum(shown_len), sum(accepted_len), "
@@ -166,7 +163,7 @@ int cache_stats_summary(struct cache *c, struct cache_stats_summary *out)
     out->spec_accept_rate =
         out->spec_drafted ? (double)out->spec_accepted / (double)out->spec_drafted : 0.0;
 out:
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    cache__end_read(c);
     if (rc)
         memset(out, 0, sizeof *out);
     return rc;

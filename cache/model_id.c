@@ -244,7 +244,7 @@ int cache_model_identity(struct cache *c, const char *path, char out_hex[CACHE_I
         goto out;
     }
     int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    int use_db = c && !c->broken;
+    int use_db = c && cache__enter(c) == 0;
     if (use_db) {
         sqlite3_stmt *q = cache__stmt(c, ST_MODEL_GET);
         if (q) {
