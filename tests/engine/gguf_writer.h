@@ -120,7 +120,7 @@ GW_FN int gw_write(const struct gw *w, const char *path)
     FILE *fp = fopen(path, "wb");
     if (!fp)
         return -1;
-    size_t ok = fwrite(w->p, 1, w->n, fp);
+    size_t ok = w->n ? fwrite(w->p, 1, w->n, fp) : 0;
     fclose(fp);
     return ok == w->n ? 0 : -1;
 }
