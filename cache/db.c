@@ -68,6 +68,7 @@ static void sq_log(void *ud, int rc, const char *msg)
     SK_DEBUG("sqlite (%d): %s", rc, msg);
 }
 
+static char typed_sql[64 + 6 * (CACHE_TYPED_MAX + 1) + 200];
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_rc;
 
@@ -81,6 +82,13 @@ static void global_init(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_config(SQLITE_CONFIG_LOG, sq_log, NULL);
     global_rc = sqlite3_initialize();
+    /* The typed-ahead query: key IN (?1, ..., ?CACHE_TYPED_MAX+1). */
+    size_t n = (size_t)snprintf(typed_sql, sizeof typed_sql,
+                                "SELECT key, completion, tokens, compute_ms, created_ms, "
+                                "used_ms, accepted FROM entries WHERE key IN (");
+    for (int i = 1; i <= CACHE_TYPED_MAX + 1; i++)
+        n += (size_t)snprintf(typed_sql + n, sizeof typed_sql - n, "%s?%d", i > 1 ? "," : "", i);
+    snprintf(typed_sql + n, sizeof typed_sql - n, ")");
 }
 
 /* ---- errors ------------------------------------------------------------------------------- */
@@ -152,8 +160,6 @@ int64_t cache__wall_ms(void)
 }
 
 /* ---- statements --------------------------------------------------------------------------- */
-
-static char typed_sql[64 + 6 * (CACHE_TYPED_MAX + 1) + 200];
 
 static const char *stmt_sql(enum cache__stmt_id id)
 {
@@ -676,17 +682,6 @@ int cache_open(const char *path, const struct cache_opts *opts, struct cache **o
     pthread_once(&global_once, global_init);
     if (global_rc != SQLITE_OK)
         return CACHE_E_NOMEM;
-    if (!typed_sql[0]) {
-        /* Built once; identical text from every thread, so the benign race is harmless. */
-        char buf[sizeof typed_sql];
-        size_t n = (size_t)snprintf(buf, sizeof buf,
-                                    "SELECT key, completion, tokens, compute_ms, created_ms, "
-                                    "used_ms, accepted FROM entries WHERE key IN (");
-        for (int i = 1; i <= CACHE_TYPED_MAX + 1; i++)
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s?%d", i > 1 ? "," : "", i);
-        snprintf(buf + n, sizeof buf - n, ")");
-        memcpy(typed_sql, buf, sizeof buf);
-    }
     if (!path) {
         rc = cache_default_path(defpath, sizeof defpath);
         if (rc)

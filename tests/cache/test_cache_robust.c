@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,5 +499,57 @@ TEST_T(cache_concurrent_writers_share_the_file, 180)
     struct cache_stats_summary sum;
     ASSERT_EQ(cache_stats_summary(c, &sum), 0);
     ASSERT_EQ(sum.shown, PROCS * (EACH / 25));
+    cache_close(c);
+}
+
+/* The threading contract: one connection per thread, any number of threads on one file. */
+struct thr_arg {
+    const char *path;
+    int id, failures;
+};
+
+static void *thread_body(void *p)
+{
+    struct thr_arg *a = p;
+    struct cache_opts o = {.busy_timeout_ms = 10000};
+    struct cache *c = NULL;
+    if (cache_open(a->path, &o, &c) != 0) {
+        a->failures++;
+        return NULL;
+    }
+    for (int i = 0; i < 150; i++) {
+        if (put_n(c, a->id * 1000 + i) != 0)
+            a->failures++;
+        char pre[64];
+        struct cache_key k = key_n(pre, sizeof pre, ((a->id + 1) % 3) * 1000 + i);
+        struct cache_entry e;
+        if (cache_get_typed(c, &k, &e, NULL) < 0)
+            a->failures++;
+        cache_entry_free(&e);
+    }
+    cache_close(c);
+    return NULL;
+}
+
+TEST_T(cache_threads_each_with_own_connection, 120)
+{
+    char path[700];
+    tmp_path(path, sizeof path, "cache.db");
+    pthread_t t[3];
+    struct thr_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (struct thr_arg){path, i, 0};
+        ASSERT_EQ(pthread_create(&t[i], NULL, thread_body, &args[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        ASSERT_EQ(args[i].failures, 0);
+    }
+    struct cache *c = NULL;
+    ASSERT_EQ(cache_open(path, NULL, &c), 0);
+    for (int w = 0; w < 3; w++)
+        for (int i = 0; i < 150; i++)
+            ASSERT_EQ(check_n(c, w * 1000 + i), 1);
+    ASSERT_EQ(cache__check(c), 0);
     cache_close(c);
 }
