@@ -7,7 +7,7 @@
  *
  * Usage: seekd-test [-j N] [-v] [--list] [--ext DIR]... [SUBSTRING...]
  */
-#define _GNU_SOURCE
+
 #include "test.h"
 
 #include <dirent.h>
