@@ -149,6 +149,15 @@ class Tokenizer:
             d = json.load(f)
         return cls(d["tokens"], d["merges"], d["types"])
 
+    @classmethod
+    def from_gguf(cls, path):
+        """Tokenizer from a GGUF's tokenizer.* metadata (needs numpy via tools/gguf.py, not torch)."""
+        sys.path.insert(0, __file__.rsplit("/", 1)[0])
+        import gguf
+        kv, _ = gguf.read_gguf(path)
+        return cls(list(kv["tokenizer.ggml.tokens"]), list(kv["tokenizer.ggml.merges"]),
+                   list(kv["tokenizer.ggml.token_type"]))
+
     def save(self, path):
         with open(path, "w", encoding="utf-8") as f:
             json.dump({"tokens": self.tokens, "merges": self.merges, "types": self.types}, f,

@@ -48,8 +48,8 @@ FIM_RATE = 0.5
 CONFIGS = {
     "draft": dict(n_embd=128, n_layer=4, n_head=4, n_head_kv=4, n_ff=352, n_ctx=512,
                   lr=2e-3, batch=4, steps=1300, warmup=60, seed=1),
-    "target": dict(n_embd=256, n_layer=6, n_head=8, n_head_kv=2, n_ff=704, n_ctx=512,
-                   lr=1.2e-3, batch=4, steps=1400, warmup=60, seed=2),
+    "target": dict(n_embd=256, n_layer=4, n_head=8, n_head_kv=2, n_ff=704, n_ctx=512,
+                   lr=1.2e-3, batch=4, steps=850, warmup=60, seed=2),
 }
 ROPE_BASE = 10000.0
 RMS_EPS = 1e-6
@@ -234,9 +234,10 @@ def load_model(path):
     return m, ck
 
 
-def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0):
+def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, stop_after=0):
     torch.set_num_threads(1)
     c = dict(CONFIGS[name])
+    c.update(override or {})
     tok = bpe.Tokenizer.load(tok_path)
     n_vocab = len(tok.tokens)
     stream = load_stream(work, tok, corpus_dir)
@@ -287,6 +288,10 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0):
         if not bench and time.time() - last_ck > ckpt_secs:
             save()
             last_ck = time.time()
+        if stop_after and step >= stop_after:   # simulated interruption (resume test)
+            save()
+            print(f"{name}: stopped at step {step}", flush=True)
+            return
     if not bench:
         save(final=True)
         print(f"{name}: done, {step} steps, {elapsed:.0f}s training time "
@@ -301,9 +306,11 @@ def main():
     ap.add_argument("--corpus", default=os.path.join(HERE, "work", "corpus"))
     ap.add_argument("--ckpt-secs", type=float, default=180)
     ap.add_argument("--bench", type=int, default=0, help="time N steps, no checkpoint")
+    ap.add_argument("--override", default="{}", help="JSON config overrides (tests)")
+    ap.add_argument("--stop-after", type=int, default=0, help="checkpoint and exit at this step (tests)")
     a = ap.parse_args()
     for m in a.models:
-        train(m, a.work, a.tok, a.corpus, a.ckpt_secs, a.bench)
+        train(m, a.work, a.tok, a.corpus, a.ckpt_secs, a.bench, json.loads(a.override), a.stop_after)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""Evaluate seekd's demo models on the held-out split; print reference logits.
+
+  eval.py ppl MODEL...             held-out perplexity, llama.cpp perplexity-tool style
+  eval.py fim DRAFT TARGET         single-line FIM exact match (500 tasks) + greedy agreement
+  eval.py logits MODEL IDS...      reference logits (one line per position, n_vocab floats)
+  eval.py all DRAFT TARGET --json OUT   everything, figures as JSON (for models/README.md)
+
+MODEL is a .gguf written by tools/export.py (weights dequantized to f32 and run by the torch
+model of tools/train.py) or a training checkpoint (.pt/.ckpt). One torch thread; fixed seeds.
+
+Perplexity: held-out files are tokenized exactly as training plain documents are (line-aligned
+documents of <= 1200 chars, BOS doc EOS, no FIM), concatenated, and cut into chunks of n_ctx =
+512; as llama.cpp's perplexity tool does, each chunk's first token is replaced by BOS and only the
+second half is scored (positions 256..510 predict 257..511). Also reported: mean token-level
+loss over all positions of every chunk (plain next-token loss, in nats).
+
+FIM: 500 tasks drawn with a fixed seed from the non-blank lines (<= 120 chars) of held-out
+files. Middle = that one whole line without its '\\n'; prefix = up to 800 chars of whole lines
+before it (ending in '\\n'), suffix = '\\n' + up to 400 chars of lines after it; at most 320
+prefix and 128 suffix tokens kept (nearest the hole). Prompt = BOS fim_begin prefix fim_hole
+suffix fim_end; greedy decoding up to 64 tokens or EOS. Exact match: the generated text up to
+EOS equals the middle (strict); "first line" also accepts a generation whose text up to its
+first '\\n' equals the middle (what a single-line stop rule would show). Baseline: the line
+before the hole, repeated.
+
+Agreement: on 200 held-out prompts (BOS + 256 tokens of a held-out document at a seeded
+position) the target decodes 32 tokens greedily; agreement = fraction of those positions where
+the draft's greedy token (given the same prefix) equals the target's. Also on the FIM prompts
+(the target's middle up to and including EOS). For greedy speculative decoding with draft
+length k, tokens per target pass = mean over blocks of (leading agreements, max k) + 1.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bpe  # noqa: E402
+import corpus  # noqa: E402
+import train  # noqa: E402
+
+CORPUS = os.path.join(HERE, "work", "corpus")
+
+
+def load(path):
+    if path.endswith(".gguf"):
+        import export
+        m, tok, _ = export.load_gguf_model(path)
+        return m, tok
+    m, ck = train.load_model(path)
+    return m, bpe.Tokenizer.load(ck["tokenizer"])
+
+
+class Cache:
+    """KV cache for incremental greedy decoding with the train.Llama modules."""
+
+    def __init__(self, model):
+        self.m = model
+        self.k = [None] * len(model.blocks)
+        self.v = [None] * len(model.blocks)
+        self.pos = 0
+
+    @torch.no_grad()
+    def feed(self, ids):
+        """Append ids; return logits of every fed position (T, n_vocab)."""
+        m = self.m
+        x = m.tok_embd(torch.tensor([ids]))
+        T = len(ids)
+        p0 = self.pos
+        cos, sin = m.cos[p0:p0 + T], m.sin[p0:p0 + T]
+        for li, b in enumerate(m.blocks):
+            n = b.attn_norm(x)
+            q = b.wq(n).view(1, T, b.nh, b.hd).transpose(1, 2)
+            k = b.wk(n).view(1, T, b.nkv, b.hd).transpose(1, 2)
+            v = b.wv(n).view(1, T, b.nkv, b.hd).transpose(1, 2)
+            q = rope_at(q, cos, sin)
+            k = rope_at(k, cos, sin)
+            if self.k[li] is not None:
+                k = torch.cat([self.k[li], k], 2)
+                v = torch.cat([self.v[li], v], 2)
+            self.k[li], self.v[li] = k, v
+            g = b.nh // b.nkv
+            kk = k.repeat_interleave(g, 1) if g > 1 else k
+            vv = v.repeat_interleave(g, 1) if g > 1 else v
+            att = (q @ kk.transpose(-1, -2)) * (1.0 / math.sqrt(b.hd))
+            S = kk.shape[2]
+            mask = torch.ones(T, S, dtype=torch.bool).triu(S - T + 1)
+            att = att.masked_fill(mask, float("-inf")).softmax(-1)
+            y = (att @ vv).transpose(1, 2).reshape(1, T, b.nh * b.hd)
+            h = x + b.wo(y)
+            n = b.ffn_norm(h)
+            x = h + b.w_down(F.silu(b.w_gate(n)) * b.w_up(n))
+        self.pos += T
+        return m.output(m.norm(x))[0]
+
+
+def rope_at(x, cos, sin):
+    B, H, T, hd = x.shape
+    xr = x.view(B, H, T, hd // 2, 2)
+    x0, x1 = xr[..., 0], xr[..., 1]
+    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), -1).view(B, H, T, hd)
+
+
+def greedy(model, prompt, n, stop=None):
+    c = Cache(model)
+    lg = c.feed(prompt)[-1]
+    out = []
+    for _ in range(n):
+        t = int(lg.argmax())
+        out.append(t)
+        if t == stop:
+            break
+        lg = c.feed([t])[-1]
+    return out
+
+
+# ---------------------------------------------------------------- perplexity
+
+def heldout_stream(tok):
+    ids = []
+    for _, text in corpus.iter_split(CORPUS, "heldout"):
+        for d in train.split_docs(text):
+            ids += [tok.bos] + tok.encode(d) + [tok.eos]
+    return ids
+
+
+@torch.no_grad()
+def perplexity(model, tok, ids, n_ctx=512, batch=8):
+    n_chunk = len(ids) // n_ctx
+    first = n_ctx // 2
+    nll_half = cnt_half = nll_all = cnt_all = 0.0
+    chunks = []
+    for ci in range(n_chunk):
+        ch = list(ids[ci * n_ctx:(ci + 1) * n_ctx])
+        ch[0] = tok.bos
+        chunks.append(ch)
+    for i in range(0, n_chunk, batch):
+        x = torch.tensor(chunks[i:i + batch])
+        lp = F.log_softmax(model(x).double(), -1)
+        tgt = x[:, 1:]
+        nll = -lp[:, :-1].gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+        nll_half += float(nll[:, first:].sum())
+        cnt_half += nll[:, first:].numel()
+        nll_all += float(nll.sum())
+        cnt_all += nll.numel()
+    return {"ppl": math.exp(nll_half / cnt_half), "scored_tokens": int(cnt_half), "chunks": n_chunk,
+            "token_loss": nll_all / cnt_all, "token_ppl": math.exp(nll_all / cnt_all)}
+
+
+# ---------------------------------------------------------------- FIM tasks
+
+def fim_tasks(n=500, seed=7):
+    cands = []
+    files = list(corpus.iter_split(CORPUS, "heldout"))
+    for fi, (_, text) in enumerate(files):
+        lines = text.split("\n")
+        for li, ln in enumerate(lines):
+            if ln.strip() and len(ln) <= 120 and li > 0:
+                cands.append((fi, li))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(cands), size=n, replace=False)
+    tasks = []
+    for k in sorted(pick):
+        fi, li = cands[k]
+        lines = files[fi][1].split("\n")
+        pre_lines, n_pre = [], 0
+        for ln in reversed(lines[:li]):
+            if n_pre + len(ln) + 1 > 800 and pre_lines:
+                break
+            pre_lines.insert(0, ln)
+            n_pre += len(ln) + 1
+        suf_lines, n_suf = [], 0
+        for ln in lines[li + 1:]:
+            if n_suf + len(ln) + 1 > 400 and suf_lines:
+                break
+            suf_lines.append(ln)
+            n_suf += len(ln) + 1
+        pre = "\n".join(pre_lines) + "\n"
+        suf = "\n" + "\n".join(suf_lines) if li + 1 < len(lines) else ""
+        tasks.append({"prefix": pre, "middle": lines[li], "suffix": suf, "prev": lines[li - 1]})
+    return tasks
+
+
+def fim_prompt(tok, t):
+    p = tok.encode(t["prefix"])[-320:]
+    s = tok.encode(t["suffix"])[:128]
+    return [tok.bos, tok.fim_begin] + p + [tok.fim_hole] + s + [tok.fim_end]
+
+
+def spec_tokens_per_pass(agree, k):
+    """agree: list of bools along the target's greedy path; tokens produced per target pass."""
+    passes = produced = 0
+    i = 0
+    while i < len(agree):
+        run = 0
+        while run < k and i + run < len(agree) and agree[i + run]:
+            run += 1
+        step = min(run + 1, len(agree) - i)
+        produced += step
+        passes += 1
+        i += step
+    return produced, passes
+
+
+@torch.no_grad()
+def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200):
+    tasks = fim_tasks(n_tasks)
+    res = {"tasks": len(tasks)}
+    strict = {"draft": 0, "target": 0}
+    first = {"draft": 0, "target": 0}
+    base = 0
+    fim_agree = []
+    examples = []
+    for ti, t in enumerate(tasks):
+        prompt = fim_prompt(tok, t)
+        outs = {}
+        for name, m in (("draft", draft), ("target", target)):
+            g = greedy(m, prompt, 64, stop=tok.eos)
+            text = tok.decode([x for x in g if x != tok.eos])
+            outs[name] = (g, text)
+            if g and g[-1] == tok.eos and text == t["middle"]:
+                strict[name] += 1
+            if text.split("\n")[0] == t["middle"]:
+                first[name] += 1
+        base += t["prev"] == t["middle"]
+        # draft agreement along the target's FIM generation (teacher-forced)
+        g = outs["target"][0]
+        dl = Cache(draft).feed(prompt + g[:-1])[len(prompt) - 1:]
+        fim_agree.append([int(dl[i].argmax()) == g[i] for i in range(len(g))])
+        if ti < 6:
+            examples.append({"middle": t["middle"], "draft": outs["draft"][1], "target": outs["target"][1]})
+        if (ti + 1) % 50 == 0:
+            print(f"fim {ti + 1}/{len(tasks)} strict draft {strict['draft']} target {strict['target']} "
+                  f"baseline {base}", file=sys.stderr, flush=True)
+    n = len(tasks)
+    res["exact_match_strict"] = {k: v / n for k, v in strict.items()}
+    res["exact_match_first_line"] = {k: v / n for k, v in first.items()}
+    res["exact_match_strict"]["repeat_previous_line"] = base / n
+    res["examples"] = examples
+    # plain-continuation prompts
+    docs = []
+    for _, text in corpus.iter_split(CORPUS, "heldout"):
+        for d in train.split_docs(text):
+            ids = tok.encode(d)
+            if len(ids) >= 256 + 32:
+                docs.append(ids)
+    rng = np.random.default_rng(11)
+    plain_agree = []
+    for j in range(n_agree):
+        ids = docs[int(rng.integers(len(docs)))]
+        o = int(rng.integers(0, len(ids) - 256 - 32 + 1))
+        prompt = [tok.bos] + ids[o:o + 256]
+        g = greedy(target, prompt, 32)
+        dl = Cache(draft).feed(prompt + g[:-1])[len(prompt) - 1:]
+        plain_agree.append([int(dl[i].argmax()) == g[i] for i in range(len(g))])
+    for label, ag in (("plain", plain_agree), ("fim", fim_agree)):
+        flat = [a for row in ag for a in row]
+        d = {"prompts": len(ag), "positions": len(flat), "agreement": sum(flat) / max(1, len(flat))}
+        for k in (4, 8):
+            prod = passes = 0
+            for row in ag:
+                a, b = spec_tokens_per_pass(row, k)
+                prod += a
+                passes += b
+            d[f"tokens_per_target_pass_k{k}"] = prod / max(1, passes)
+        res["agreement_" + label] = d
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["ppl", "fim", "logits", "all"])
+    ap.add_argument("args", nargs="+")
+    ap.add_argument("--json")
+    ap.add_argument("--last", action="store_true", help="logits: only the last position")
+    ap.add_argument("--tasks", type=int, default=500)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    out = {}
+    if a.mode == "logits":
+        m, tok = load(a.args[0])
+        ids = [int(x) for x in " ".join(a.args[1:]).replace(",", " ").split()]
+        if not ids or any(i < 0 or i >= len(tok.tokens) for i in ids) or len(ids) > m.c["n_ctx"]:
+            sys.exit("eval: token ids must be 1..n_ctx ids in [0, n_vocab)")
+        with torch.no_grad():
+            lg = m(torch.tensor([ids]))[0]
+        rows = lg[-1:] if a.last else lg
+        for r in rows:
+            print(" ".join("%.6f" % v for v in r.tolist()))
+        return
+    if a.mode in ("ppl", "all"):
+        paths = a.args
+        ids = None
+        for p in paths:
+            m, tok = load(p)
+            if ids is None:
+                ids = heldout_stream(tok)
+            r = perplexity(m, tok, ids)
+            r["params"] = train.n_params(m)
+            out["ppl:" + os.path.basename(p)] = r
+            print(os.path.basename(p), json.dumps(r), flush=True)
+    if a.mode in ("fim", "all"):
+        d, tok = load(a.args[0])
+        t, _ = load(a.args[1])
+        r = fim_and_agreement(d, t, tok, a.tasks)
+        out["fim"] = r
+        print(json.dumps(r, indent=1, ensure_ascii=False))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
