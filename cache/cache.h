@@ -36,6 +36,19 @@
  *
  * Memory.  SQLite allocates through sk_malloc (installed once on the first cache_open), so the
  * allocator's live-byte counters and failure injection cover the cache.
+ *
+ * Typical use (the completion pipeline, on the thread that owns this connection):
+ *
+ *     struct cache *c = NULL;
+ *     cache_open(NULL, &opts, &c);                 // on failure c stays NULL: cache off
+ *     cache_model_identity(c, model_path, model_id);
+ *     struct cache_key k = {model_id, "deepseek-fim-1", settings, snip, snip_len,
+ *                           prefix, prefix_len, suffix, suffix_len};
+ *     struct cache_entry e; size_t typed;
+ *     if (cache_get_typed(c, &k, &e, &typed) == 1) { show e.text; cache_entry_free(&e); }
+ *     else { generate; cache_put(c, &k, &(struct cache_entry){text, len, tokens, ms}); }
+ *     cache_stats_record(c, &(struct cache_event){CACHE_EV_SHOWN, "c", len, 0, latency});
+ *     ... when idle: cache_flush(c); at exit: cache_close(c);
  */
 #ifndef SEEKD_CACHE_H
 #define SEEKD_CACHE_H
