@@ -5,6 +5,7 @@ engine is tested against (numpy only).
     reference.py MODEL.gguf (--tokens 1,2,3 | --tokens-file F) [--all-logits]
                  [--out FILE.npy|FILE.txt|FILE.bin] [--print-top K] [--kv-f16] [--f64]
                  [--pos0 P | --positions P1,P2,...] [--act-q8]
+    reference.py MODEL.gguf --tokens-file F --perplexity N_CTX [--kv-f16] [--act-q8] [--f64]
 
 Teacher forcing: all given tokens are evaluated in one pass with a causal mask, which is the
 same computation as feeding them one at a time through a KV cache.  Logits of the last token
@@ -278,6 +279,35 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None, act_
     return mm(h, "token_embd.weight" if hp["tied"] else "output.weight")
 
 
+def perplexity(model, tokens, n_ctx, **kw):
+    """llama.cpp's perplexity (facts section 7) over already-tokenized ids (BOS included as
+    the tokenizer would add it).  Chunks of n_ctx tokens, each evaluated from an empty cache at
+    positions 0..n_ctx-1 with its first token replaced by BOS when tokenizer.ggml.add_bos_token
+    is true (the default); logits at first = n_ctx/2 .. n_ctx-2 score the next token, nll summed
+    in float64.  Returns (ppl, [running ppl after each chunk]).  kw go to forward()."""
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    if n_ctx < 4 or tokens.size < 2 * n_ctx:
+        raise RefError("perplexity needs at least 2*n_ctx = %d tokens (have %d)" % (2 * n_ctx, tokens.size))
+    add_bos = bool(model.kv.get("tokenizer.ggml.add_bos_token", True))
+    bos = model.kv.get("tokenizer.ggml.bos_token_id")
+    if add_bos and bos is None:
+        raise RefError("add_bos_token is set but tokenizer.ggml.bos_token_id is missing")
+    first = n_ctx // 2
+    nll, count, running = 0.0, 0, []
+    for c in range(tokens.size // n_ctx):
+        chunk = tokens[c * n_ctx:(c + 1) * n_ctx].copy()
+        if add_bos:
+            chunk[0] = bos
+        lg = forward(model, chunk, **kw).astype(np.float64)
+        rows = lg[first:n_ctx - 1]
+        mx = rows.max(axis=1, keepdims=True)
+        lse = mx[:, 0] + np.log(np.exp(rows - mx).sum(axis=1))
+        nll += float(np.sum(lse - rows[np.arange(rows.shape[0]), chunk[first + 1:n_ctx]]))
+        count += rows.shape[0]
+        running.append(float(np.exp(nll / count)))
+    return running[-1], running
+
+
 def _parse_tokens(s):
     return [int(t) for t in s.replace(",", " ").split()]
 
@@ -293,6 +323,8 @@ def main(argv=None):
     ap.add_argument("--kv-f16", action="store_true")
     ap.add_argument("--f64", action="store_true")
     ap.add_argument("--act-q8", action="store_true", help="emulate seekd's 8-bit activations")
+    ap.add_argument("--perplexity", type=int, metavar="N_CTX",
+                    help="print llama.cpp-style perplexity of the tokens with windows of N_CTX")
     ap.add_argument("--pos0", type=int, default=0)
     ap.add_argument("--positions", help="comma-separated position per token (instead of --pos0)")
     a = ap.parse_args(argv)
@@ -307,6 +339,12 @@ def main(argv=None):
         ap.error("no tokens")
     try:
         model = load(a.model)
+        if a.perplexity:
+            ppl, running = perplexity(model, tokens, a.perplexity, kv_f16=a.kv_f16, f64=a.f64,
+                                      act_q8=a.act_q8)
+            print(" ".join("[%d]%.4f" % (i + 1, v) for i, v in enumerate(running)))
+            print("PPL = %.6f" % ppl)
+            return 0
         positions = _parse_tokens(a.positions) if a.positions else None
         logits = forward(model, tokens, kv_f16=a.kv_f16, f64=a.f64, pos0=a.pos0, positions=positions,
                          act_q8=a.act_q8)

@@ -16,7 +16,11 @@ import tempfile
 import time
 import traceback
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    print("SKIP: numpy is not installed for %s" % sys.executable)
+    sys.exit(77)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -724,6 +728,19 @@ def reference_quantised_and_cli():
     check(0 < da < 0.3, "act_q8 perturbation %.3g" % da)
     mf = R.load(os.path.join(TMP, "r.gguf"))   # F32 weights: act_q8 changes nothing
     check(np.array_equal(R.forward(mf, toks, act_q8=True), R.forward(mf, toks)), "act_q8 on F32 weights")
+    # perplexity: llama.cpp's windows (second half scored, first token -> BOS) by hand
+    long = np.random.default_rng(4).integers(0, 300, 70)
+    ppl, run = R.perplexity(mf, long, 16)
+    nll, cnt = 0.0, 0
+    bos = mf.kv["tokenizer.ggml.bos_token_id"]
+    for c in range(4):
+        ch = [bos] + list(long[16 * c + 1:16 * c + 16])
+        lg = R.forward(mf, ch).astype(np.float64)
+        for i in range(8, 15):
+            row = lg[i]
+            nll += np.log(np.sum(np.exp(row - row.max()))) + row.max() - row[ch[i + 1]]
+            cnt += 1
+    check(len(run) == 4 and abs(ppl - np.exp(nll / cnt)) < 1e-9 * ppl, "perplexity %r vs %r" % (ppl, np.exp(nll / cnt)))
     # a hostile token id is an error, not a crash
     try:
         R.forward(m, [1, 300])
