@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 int cmd_version(int argc, char **argv);
+int cmd_lsp(int argc, char **argv); /* daemon/lsp_loop.c */
 /* GGUF inspection and the tokenizer (daemon/cmd_info.c, daemon/cmd_tokenize.c) */
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
@@ -34,6 +35,7 @@ int dmn__parse_int(const char *s, long lo, long hi, long *out);
 
 #define SEEKD_COMMANDS                                                                            \
     {"version", "print the version", cmd_version},                                                \
+    {"lsp", "run the language server on stdio", cmd_lsp},                                        \
     {"info", "describe a GGUF file: hyperparameters, tokenizer, tensors", cmd_info},             \
     {"tokenize", "tokenize stdin with a model's tokenizer", cmd_tokenize},                       \
     {"detokenize", "token ids on stdin back to text", cmd_detokenize},                           \

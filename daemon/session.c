@@ -415,6 +415,13 @@ static void h_syntax_tree(dmn_session *s, const lsp_msg *m)
     cJSON_AddStringToObject(res, "languageId", ctx_lang_name(ctx_doc_lang(e->doc)));
     add_item(res, "sexp", sexp ? cJSON_CreateString(sexp) : cJSON_CreateNull());
     sk_free(sexp);
+    /* The document's self-check: line index and every node's points agree with the text, i.e.
+     * the edits given to the tree were right, even where error recovery makes the incremental
+     * tree differ from a fresh one.  null when all holds, else what differs. */
+    char why[512];
+    rc = ctx_doc_check(e->doc, CTX_CHECK_CONSISTENT, why, sizeof why);
+    add_item(res, "check", rc ? cJSON_CreateString(rc == -EILSEQ ? why : strerror(-rc))
+                              : cJSON_CreateNull());
     reply(s, m->id, res);
 }
 

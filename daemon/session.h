@@ -16,8 +16,10 @@
  *               settled before any work starts.  $/cancelRequest and a newer request of the same
  *               method for the same document cancel a queued or running request: it is answered
  *               with -32800 RequestCancelled.
- *   debug       seekd/syntaxTree {textDocument} -> {text, version, languageId, sexp} of the
- *               document's current tree (parsed to completion first), and seekd/parse
+ *   debug       seekd/syntaxTree {textDocument} -> {text, version, languageId, sexp, check} of
+ *               the document's current tree (parsed to completion first; check is null when
+ *               ctx_doc_check finds the line index and tree positions consistent with the text,
+ *               else the difference), and seekd/parse
  *               {languageId, text} -> {sexp} of a fresh parse, so tests compare incremental
  *               and fresh parses.
  *
