@@ -553,3 +553,54 @@ TEST_T(cache_threads_each_with_own_connection, 120)
     ASSERT_EQ(cache__check(c), 0);
     cache_close(c);
 }
+
+TEST(cache_corruption_while_open_disables_then_rebuilds)
+{
+    char path[700];
+    tmp_path(path, sizeof path, "cache.db");
+    struct cache *c = NULL;
+    ASSERT_EQ(cache_open(path, NULL, &c), 0);
+    for (int i = 0; i < 3000; i++)
+        ASSERT_EQ(put_n(c, i), 0);
+    cache_close(c);
+    ASSERT_EQ(cache_open(path, NULL, &c), 0);
+    /* Scribble over every page but the first, behind the open connection's back. */
+    struct stat st;
+    ASSERT_EQ(stat(path, &st), 0);
+    int fd = open(path, O_WRONLY);
+    ASSERT(fd >= 0);
+    char junk[4096];
+    memset(junk, 0xA5, sizeof junk);
+    for (off_t off = 4096; off < st.st_size; off += 4096)
+        ASSERT_EQ(pwrite(fd, junk, sizeof junk, off), (ssize_t)sizeof junk);
+    close(fd);
+    /* Drop the pages open's quick_check left in the connection's cache, so reads go to disk. */
+    ASSERT_EQ(cache__exec(c, "PRAGMA cache_size = 0; PRAGMA shrink_memory"), 0);
+    int corrupt = 0;
+    for (int i = 0; i < 3000; i += 7) {
+        char p[64];
+        struct cache_key k = key_n(p, sizeof p, i);
+        struct cache_entry e;
+        int rc = cache_get_typed(c, &k, &e, NULL);
+        ASSERT_MSG(rc == 0 || rc == 1 || rc == CACHE_E_CORRUPT, "rc %d", rc);
+        if (rc == 1) {
+            char v[64];
+            snprintf(v, sizeof v, "%d * 2 + %d", i, i % 7);
+            ASSERT_STR_EQ(e.text, v); /* never a wrong value */
+        }
+        cache_entry_free(&e);
+        corrupt |= rc == CACHE_E_CORRUPT;
+    }
+    ASSERT(corrupt);
+    /* Once seen, the connection refuses quickly instead of reading garbage. */
+    ASSERT_EQ(put_n(c, 1), CACHE_E_CORRUPT);
+    struct cache_stats s;
+    ASSERT_EQ(cache_stats(c, &s), CACHE_E_CORRUPT);
+    cache_close(c);
+    /* The next open moves the file aside and starts over. */
+    ASSERT_EQ(cache_open(path, NULL, &c), 0);
+    ASSERT_EQ(count_corrupt_files(test_tmpdir()), 1);
+    ASSERT_EQ(put_n(c, 1), 0);
+    ASSERT_EQ(check_n(c, 1), 1);
+    cache_close(c);
+}
