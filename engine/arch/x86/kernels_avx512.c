@@ -214,7 +214,7 @@ DOT32(q4_1, K_Q4_1)
 DOT32(q5_1, K_Q5_1)
 
 /* ---- K-quants ------------------------------------------------------------------------------ */
-enum kk { K_Q4_K, K_Q5_K, K_Q6_K };
+enum kk { K_Q4_K, K_Q5_K, K_Q6_K, K_Q2_K, K_Q3_K };
 
 /* One super-block's weights as 4 x 64 bytes in element order, the scale vectors (lane i of
  * vector c holds the scale of the sub-block of the 4 elements of lane i), the min pairs for
@@ -277,6 +277,61 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         k->d = eng__f16_to_f32(d);
         k->dmin = eng__f16_to_f32(dmin);
         k->corr = 0;
+    } else if (kind == K_Q2_K || kind == K_Q3_K) {
+        /* element 128h + 32j + l: 2 low bits at qs[32h + l] >> 2j; Q3_K's third bit at
+         * hmask[l] >> (4h + j).  Vector c holds elements 64c.., i.e. h = c/2, j = 2(c%2) + 0/1. */
+        const uint8_t *qs;
+        __m256i hm = _mm256_setzero_si256();
+        int32_t sc[16];
+        if (kind == K_Q2_K) {
+            const struct eng__block_q2_K *x = (const struct eng__block_q2_K *)w + b;
+            qs = x->qs;
+            uint16_t mn[16];
+            for (int j = 0; j < 16; j++) {
+                sc[j] = x->scales[j] & 0xF;
+                mn[j] = x->scales[j] >> 4;
+            }
+            k->mexp = _mm256_loadu_si256((const __m256i *)mn);
+            k->d = eng__f16_to_f32(x->d);
+            k->dmin = eng__f16_to_f32(x->dmin);
+        } else {
+            const struct eng__block_q3_K *x = (const struct eng__block_q3_K *)w + b;
+            qs = x->qs;
+            hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+            for (int j = 0; j < 16; j++)
+                sc[j] = eng__k3_scale(j, x->scales);
+            k->d = eng__f16_to_f32(x->d);
+            k->dmin = 0;
+        }
+        const __m512i m3 = _mm512_set1_epi8(3);
+        for (int c = 0; c < 4; c++) {
+            int h = c / 2, j0 = 2 * (c % 2);
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(v, 2 * j0)),
+                                           _mm256_srli_epi16(v, 2 * j0 + 2), 1);
+            z = _mm512_and_si512(z, m3);
+            if (kind == K_Q3_K) {
+                __m512i hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hm, 4 * h + j0)),
+                                                _mm256_srli_epi16(hm, 4 * h + j0 + 1), 1);
+                hb = _mm512_slli_epi16(_mm512_and_si512(hb, _mm512_set1_epi8(1)), 2);
+                z = _mm512_sub_epi8(_mm512_add_epi8(z, hb), _mm512_set1_epi8(4));
+            }
+            k->q[c] = z;
+        }
+        __m512i s16 = _mm512_loadu_si512((const void *)sc);
+        __m512i cacc = _mm512_setzero_si512();
+        const __m512i ones = _mm512_set1_epi8(1);
+        for (int c = 0; c < 4; c++) {
+            __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
+            idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4 * c));
+            __m512i sfull = _mm512_permutexvar_epi32(idx, s16);
+            if (kind == K_Q3_K) {
+                __m512i wsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, k->q[c]);
+                cacc = _mm512_add_epi32(cacc, _mm512_mullo_epi32(wsum, sfull));
+            }
+            k->sc[c] = _mm512_and_si512(sfull, _mm512_set1_epi32(0xFFFF));
+        }
+        k->corr = kind == K_Q3_K ? 128 * hsum_epi32(cacc) : 0;
     } else {
         const struct eng__block_q6_K *x = (const struct eng__block_q6_K *)w + b;
         const __m512i m0f = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
@@ -337,7 +392,7 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
             __m512i ia = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) {
                 __m512i xv = _mm512_loadu_si512((const void *)(x + 64 * c));
-                __m512i l = kind == K_Q6_K
+                __m512i l = kind == K_Q6_K || kind == K_Q3_K
                                 ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(xv, c80), k.q[c])
                                 : _mm512_dpbusd_epi32(_mm512_setzero_si512(), k.q[c], xv);
                 ia = _mm512_dpwssd_epi32(ia, l, k.sc[c]);
@@ -345,7 +400,7 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
             int32_t I = hsum_epi32(ia) - k.corr;
             float dx = xd[t][b];
             acc[t] = fmaf(k.d * dx, (float)I, acc[t]);
-            if (kind != K_Q6_K) {
+            if (kind != K_Q6_K && kind != K_Q3_K) {
                 __m256i bs = _mm256_loadu_si256((const __m256i *)(xb[t] + 16 * b));
                 int32_t M = hsum_epi32_256(_mm256_madd_epi16(bs, k.mexp));
                 acc[t] = fmaf(-(k.dmin * dx), (float)M, acc[t]);
@@ -370,6 +425,10 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
 DOTK(q4_K, K_Q4_K)
 DOTK(q5_K, K_Q5_K)
 DOTK(q6_K, K_Q6_K)
+#define DOTK_CALL_q2_K(N) dotK(K_Q2_K, n, w, act, st, N, out)
+#define DOTK_CALL_q3_K(N) dotK(K_Q3_K, n, w, act, st, N, out)
+DOTK(q2_K, K_Q2_K)
+DOTK(q3_K, K_Q3_K)
 
 /* ---- float weights ------------------------------------------------------------------------- */
 enum kf { K_F32, K_F16, K_BF16 };
@@ -517,6 +576,8 @@ void eng__kern_install_avx512(struct eng__kern *k)
     SET(ENG_TYPE_Q4_K, dot_q4_K);
     SET(ENG_TYPE_Q5_K, dot_q5_K);
     SET(ENG_TYPE_Q6_K, dot_q6_K);
+    SET(ENG_TYPE_Q2_K, dot_q2_K);
+    SET(ENG_TYPE_Q3_K, dot_q3_K);
     SET(ENG_TYPE_F32, dot_f32);
     SET(ENG_TYPE_F16, dot_f16);
     SET(ENG_TYPE_BF16, dot_bf16);
