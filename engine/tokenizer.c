@@ -130,57 +130,76 @@ static const struct rx rx_llm[] = {
     {RX_TRAIL_WS, F_WS}, {RX_RUN, F_CJK}, {RX_RUN, F_N},
 };
 
-/* Leftmost match of rx in fl[pos..end); returns 1 and [*ms, *me) or 0. */
-static int rx_find(const struct rx *rx, const uint8_t *fl, size_t pos, size_t end, size_t *ms,
-                   size_t *me)
+/* Runs one regex inside every segment (ends in seg[0..nseg), code point indices) and writes
+ * the new segment ends to out: for each leftmost match, the gap before it (if any) and the
+ * match; then the trailing gap.  Returns the new count (at most 2 per match + 1 per segment,
+ * never more than the number of code points). */
+static size_t rx_pass(const struct rx *rx, const uint8_t *fl, const size_t *seg, size_t nseg,
+                      size_t *out)
 {
     const uint8_t c = rx->cls;
-    size_t i;
-    switch (rx->kind) {
-    case RX_ONE:
-        for (i = pos; i < end; i++)
-            if (fl[i] & c) {
-                *ms = i;
-                *me = i + 1;
-                return 1;
-            }
-        return 0;
-    case RX_RUN:
-        for (i = pos; i < end; i++)
-            if (fl[i] & c) {
-                *ms = i;
+    size_t n = 0, start = 0;
+    for (size_t k = 0; k < nseg; k++) {
+        const size_t end = seg[k];
+        size_t i = start, gap = start;
+        switch (rx->kind) {
+        case RX_ONE:
+            for (; i < end; i++)
+                if (fl[i] & c) {
+                    if (i > gap)
+                        out[n++] = i;
+                    out[n++] = gap = i + 1;
+                }
+            break;
+        case RX_RUN:
+            while (i < end) {
+                if (!(fl[i] & c)) {
+                    i++;
+                    continue;
+                }
+                if (i > gap)
+                    out[n++] = i;
                 while (++i < end && (fl[i] & c))
                     ;
-                *me = i;
-                return 1;
+                out[n++] = gap = i;
             }
-        return 0;
-    case RX_WS_RUN:
-        for (i = pos; i < end; i++) {
-            if ((fl[i] & F_WS) && i + 1 < end && (fl[i + 1] & c)) {
-                *ms = i++;
-            } else if (fl[i] & c) {
-                *ms = i;
-            } else {
-                continue;
+            break;
+        case RX_WS_RUN:
+            /* \s and the class are disjoint for every list, so at most one alternative
+             * starts at i: the optional \s followed by the class, or the class itself. */
+            while (i < end) {
+                size_t ms = i;
+                if (fl[i] & c) {
+                } else if ((fl[i] & F_WS) && i + 1 < end && (fl[i + 1] & c)) {
+                    i++;
+                } else {
+                    i++;
+                    continue;
+                }
+                if (ms > gap)
+                    out[n++] = ms;
+                while (++i < end && (fl[i] & c))
+                    ;
+                out[n++] = gap = i;
             }
-            while (++i < end && (fl[i] & c))
-                ;
-            *me = i;
-            return 1;
+            break;
+        case RX_TRAIL_WS:
+            i = end;
+            while (i > start && (fl[i - 1] & F_WS))
+                i--;
+            if (i < end) {
+                if (i > start)
+                    out[n++] = i;
+                gap = end;
+                out[n++] = end;
+            }
+            break;
         }
-        return 0;
-    case RX_TRAIL_WS:
-        i = end;
-        while (i > pos && (fl[i - 1] & F_WS))
-            i--;
-        if (i == end)
-            return 0;
-        *ms = i;
-        *me = end;
-        return 1;
+        if (gap < end)
+            out[n++] = end;
+        start = end;
     }
-    return 0;
+    return n;
 }
 
 /* ---- scratch ------------------------------------------------------------------------------ */
@@ -209,7 +228,26 @@ struct scratch {
     struct sym *syms;
     struct pair *heap;
     size_t sym_cap, heap_cap, n_heap;
+    /* BPE output of the current word */
+    int32_t *wids;
+    size_t n_wids, wids_cap;
+    /* Word cache for this call: segment bytes -> ids.  Source code repeats its words, so most
+     * segments skip BPE.  Open addressing on a 64-bit hash (0 = empty), bytes compared. */
+    struct wc_ent *wc;
+    uint32_t wc_mask, wc_n;
+    uint8_t *wc_bytes;
+    size_t wc_bytes_len, wc_bytes_cap;
+    int32_t *wc_ids;
+    size_t wc_ids_len, wc_ids_cap;
 };
+
+struct wc_ent {
+    uint64_t h;
+    uint32_t woff, wlen, ioff, n;
+};
+
+#define WC_MAX_WORD 64      /* longer segments are not cached */
+#define WC_MAX_ENTRIES (1u << 20)
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 {
@@ -220,6 +258,12 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
         n *= 2;
     *cap = n;
     return sk_realloc(p, n * elem);
+}
+
+static void wemit(struct scratch *s, int32_t id)
+{
+    s->wids = grow(s->wids, &s->wids_cap, s->n_wids + 1, sizeof *s->wids);
+    s->wids[s->n_wids++] = id;
 }
 
 static void emit(struct scratch *s, int32_t id)
@@ -305,7 +349,7 @@ static void emit_symbol(struct scratch *s, const uint8_t *w, const struct sym *s
     const struct eng_vocab *v = s->v;
     int32_t id = v->sid_tok[sy->sid];
     if (id >= 0) {
-        emit(s, id);
+        wemit(s, id);
         return;
     }
     for (uint32_t k = 0; k < sy->len; k++) {
@@ -313,7 +357,7 @@ static void emit_symbol(struct scratch *s, const uint8_t *w, const struct sym *s
         for (uint32_t j = 0; j < bs.len; j++) {
             int32_t one = eng_vocab_find(v, v->arena + bs.off + j, 1);
             if (one >= 0)
-                emit(s, one);
+                wemit(s, one);
         }
     }
 }
@@ -352,6 +396,64 @@ static void bpe_word(struct scratch *s, const uint8_t *w, size_t m)
         emit_symbol(s, w, &s->syms[i]);
 }
 
+static void wc_insert(struct scratch *s, uint64_t h, const uint8_t *w, size_t m)
+{
+    if (s->wc_n >= WC_MAX_ENTRIES)
+        return;
+    if (!s->wc || (s->wc_n + 1) * 2 > s->wc_mask + 1) {
+        uint32_t cap = s->wc ? (s->wc_mask + 1) * 2 : 4096;
+        struct wc_ent *nt = sk_calloc(cap, sizeof *nt);
+        for (uint32_t i = 0; s->wc && i <= s->wc_mask; i++) {
+            if (!s->wc[i].h)
+                continue;
+            uint32_t j = (uint32_t)s->wc[i].h & (cap - 1);
+            while (nt[j].h)
+                j = (j + 1) & (cap - 1);
+            nt[j] = s->wc[i];
+        }
+        sk_free(s->wc);
+        s->wc = nt;
+        s->wc_mask = cap - 1;
+    }
+    uint32_t j = (uint32_t)h & s->wc_mask;
+    while (s->wc[j].h)
+        j = (j + 1) & s->wc_mask;
+    s->wc_bytes = grow(s->wc_bytes, &s->wc_bytes_cap, s->wc_bytes_len + m, 1);
+    s->wc_ids = grow(s->wc_ids, &s->wc_ids_cap, s->wc_ids_len + s->n_wids, sizeof *s->wc_ids);
+    s->wc[j] = (struct wc_ent){h, (uint32_t)s->wc_bytes_len, (uint32_t)m,
+                               (uint32_t)s->wc_ids_len, (uint32_t)s->n_wids};
+    memcpy(s->wc_bytes + s->wc_bytes_len, w, m);
+    s->wc_bytes_len += m;
+    memcpy(s->wc_ids + s->wc_ids_len, s->wids, s->n_wids * sizeof *s->wids);
+    s->wc_ids_len += s->n_wids;
+    s->wc_n++;
+}
+
+/* One pre-tokenized segment: from the cache, or through BPE (then cached). */
+static void word(struct scratch *s, const uint8_t *w, size_t m)
+{
+    uint64_t h = 0;
+    if (m <= WC_MAX_WORD) {
+        h = sk_hash64(w, m, 0x77) | 1;
+        if (s->wc) {
+            for (uint32_t j = (uint32_t)h & s->wc_mask; s->wc[j].h; j = (j + 1) & s->wc_mask) {
+                const struct wc_ent *e = &s->wc[j];
+                if (e->h == h && e->wlen == m && !memcmp(s->wc_bytes + e->woff, w, m)) {
+                    for (uint32_t i = 0; i < e->n; i++)
+                        emit(s, s->wc_ids[e->ioff + i]);
+                    return;
+                }
+            }
+        }
+    }
+    s->n_wids = 0;
+    bpe_word(s, w, m);
+    for (size_t i = 0; i < s->n_wids; i++)
+        emit(s, s->wids[i]);
+    if (h)
+        wc_insert(s, h, w, m);
+}
+
 /* ---- pre-tokenizer ------------------------------------------------------------------------ */
 
 static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
@@ -363,10 +465,11 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     const uint8_t *u = text;
     size_t n = 0, i = 0, ulen = 0;
     int reencode = 0;
+    uint8_t all_fl = 0;
     while (i < len) {
         uint8_t c = text[i];
         if (c < 0x80) {
-            s->fl[n] = ascii_flags[c];
+            all_fl |= s->fl[n] = ascii_flags[c];
             s->uoff[n++] = (uint32_t)i++;
             continue;
         }
@@ -380,7 +483,7 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
             if (eng__utf8_encode(cp, tmp) != adv)
                 reencode = 1;
         }
-        s->fl[n] = cp_flags(cp);
+        all_fl |= s->fl[n] = cp_flags(cp);
         s->uoff[n++] = (uint32_t)i;
         i += adv;
     }
@@ -412,19 +515,10 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     if (n)
         s->seg[nseg++] = n;
     for (size_t r = 0; r < nrx; r++) {
-        size_t nout = 0, start = 0;
-        for (size_t k = 0; k < nseg; k++) {
-            size_t end = s->seg[k], pos = start, ms, me;
-            while (pos < end && rx_find(&list[r], s->fl, pos, end, &ms, &me)) {
-                if (ms > pos)
-                    s->seg2[nout++] = ms;
-                s->seg2[nout++] = me;
-                pos = me;
-            }
-            if (pos < end)
-                s->seg2[nout++] = end;
-            start = end;
-        }
+        /* A class that occurs nowhere in the fragment cannot split anything. */
+        if (!(all_fl & list[r].cls))
+            continue;
+        size_t nout = rx_pass(&list[r], s->fl, s->seg, nseg, s->seg2);
         size_t *t = s->seg, tc = s->seg_cap;
         s->seg = s->seg2;
         s->seg_cap = s->seg2_cap;
@@ -435,7 +529,7 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     size_t start = 0;
     for (size_t k = 0; k < nseg; k++) {
         size_t b0 = s->uoff[start], b1 = s->uoff[s->seg[k]];
-        bpe_word(s, u + b0, b1 - b0);
+        word(s, u + b0, b1 - b0);
         start = s->seg[k];
     }
 }
@@ -622,5 +716,9 @@ int eng_tokenize(const struct eng_vocab *v, const char *text, size_t len, int ad
     sk_free(s.seg2);
     sk_free(s.syms);
     sk_free(s.heap);
+    sk_free(s.wids);
+    sk_free(s.wc);
+    sk_free(s.wc_bytes);
+    sk_free(s.wc_ids);
     return rc;
 }

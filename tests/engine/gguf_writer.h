@@ -130,4 +130,71 @@ GW_FN void gw_free(struct gw *w)
     *w = (struct gw){0};
 }
 
+/* Copies every metadata pair of an open GGUF into w (types seekd's vocab files use: string,
+ * u32, i32, f32, bool, and arrays of string/i32/f32), skipping the key `skip` (may be NULL).
+ * Returns the number copied, or -1 for a type it does not handle.  Needs engine/engine.h. */
+#ifdef SEEKD_ENGINE_H
+GW_FN int gw_copy_kvs(struct gw *w, const struct eng_gguf *g, const char *skip, int count_only)
+{
+    int n = 0;
+    for (int i = 0; i < eng_gguf_n_kv(g); i++) {
+        const char *k = eng_gguf_key(g, i);
+        if (skip && !strcmp(k, skip))
+            continue;
+        n++;
+        if (count_only)
+            continue;
+        int t = eng_gguf_kv_type(g, i);
+        int64_t iv;
+        float fv;
+        const char *s;
+        size_t len;
+        if (t == ENG_GGUF_STRING) {
+            eng_gguf_get_str(g, k, &s, &len);
+            gw_str(w, k);
+            gw_u32(w, 8);
+            gw_u64(w, len);
+            gw_raw(w, s, len);
+        } else if (t == ENG_GGUF_U32 || t == ENG_GGUF_I32) {
+            eng_gguf_get_int(g, k, &iv);
+            gw_str(w, k);
+            gw_u32(w, (uint32_t)t);
+            gw_u32(w, (uint32_t)iv);
+        } else if (t == ENG_GGUF_BOOL) {
+            eng_gguf_get_int(g, k, &iv);
+            gw_kv_bool(w, k, (int)iv);
+        } else if (t == ENG_GGUF_F32) {
+            eng_gguf_get_f32(g, k, &fv);
+            gw_kv_f32(w, k, fv);
+        } else if (t == ENG_GGUF_ARRAY) {
+            struct eng_gguf_arr a;
+            eng_gguf_get_arr(g, k, &a);
+            gw_str(w, k);
+            gw_u32(w, 9);
+            gw_u32(w, a.type);
+            gw_u64(w, a.n);
+            for (uint64_t j = 0; j < a.n; j++) {
+                double d;
+                if (a.type == ENG_GGUF_STRING) {
+                    eng_gguf_arr_str(&a, j, &s, &len);
+                    gw_u64(w, len);
+                    gw_raw(w, s, len);
+                } else if (a.type == ENG_GGUF_I32) {
+                    eng_gguf_arr_int(&a, j, &iv);
+                    gw_u32(w, (uint32_t)iv);
+                } else if (a.type == ENG_GGUF_F32) {
+                    eng_gguf_arr_f(&a, j, &d);
+                    gw_f32(w, (float)d);
+                } else {
+                    return -1;
+                }
+            }
+        } else {
+            return -1;
+        }
+    }
+    return n;
+}
+#endif
+
 #endif
