@@ -207,7 +207,7 @@ _ACT_BLOCK = {Q.Q4_0: 32, Q.Q4_1: 32, Q.Q5_0: 32, Q.Q5_1: 32, Q.Q8_0: 32,
               Q.Q2_K: 256, Q.Q3_K: 256, Q.Q4_K: 256, Q.Q5_K: 256, Q.Q6_K: 256}
 
 
-def act_q8(x, blk):
+def quantize_act(x, blk):
     """seekd's activation quantisation, quantised and dequantised again (float32 result)."""
     x32 = np.asarray(x, dtype=np.float32)
     xb = x32.reshape(x32.shape[0], -1, blk)
@@ -217,6 +217,9 @@ def act_q8(x, blk):
         idd = np.where(amax != 0, np.float32(127) / np.where(amax != 0, amax, np.float32(1)), np.float32(0))
     q = np.rint(xb * idd.astype(np.float32))
     return (q * d).astype(np.float32).reshape(x32.shape)
+
+
+act_q8 = quantize_act   # the name the self-test uses
 
 
 def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None, act_q8=False):
@@ -235,13 +238,10 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None, act_
     def W(name):
         return model.weight(name).astype(dt, copy=False)
 
-    act_quant = act_q8
-    aq = globals()["act_q8"]
-
     def mm(x, name):
         t = model.tensors[name][0]
-        if act_quant and t in _ACT_BLOCK:
-            x = aq(x, _ACT_BLOCK[t]).astype(dt)
+        if act_q8 and t in _ACT_BLOCK:
+            x = quantize_act(x, _ACT_BLOCK[t]).astype(dt)
         return x @ W(name).T
 
     x = model.embed(tokens).astype(dt)
@@ -259,8 +259,9 @@ def forward(model, tokens, kv_f16=False, f64=False, pos0=0, positions=None, act_
         q = rope(q, cos, sin)
         k = rope(k, cos, sin)
         if kv_f16:
-            k = k.astype(np.float16).astype(dt)
-            v = v.astype(np.float16).astype(dt)
+            # f32 -> f16 as the C engine stores them (no double rounding from float64)
+            k = k.astype(np.float32).astype(np.float16).astype(dt)
+            v = v.astype(np.float32).astype(np.float16).astype(dt)
         qh = q.transpose(1, 0, 2)                             # (H, n, hd)
         kh = np.repeat(k.transpose(1, 0, 2), grp, axis=0)      # head j uses kv head j // grp
         vh = np.repeat(v.transpose(1, 0, 2), grp, axis=0)
