@@ -68,6 +68,33 @@ float eng__attn_dot_f32_ref(const float *q, const float *k, int hd)
     return eng__reduce16(acc);
 }
 
+void eng__attn_scores_f16_ref(const float *q, const uint16_t *k, size_t stride, int n, int hd,
+                              float scale, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = eng__attn_dot_f16_ref(q, k + (size_t)j * stride, hd) * scale;
+}
+
+void eng__attn_scores_f32_ref(const float *q, const float *k, size_t stride, int n, int hd,
+                              float scale, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = eng__attn_dot_f32_ref(q, k + (size_t)j * stride, hd) * scale;
+}
+
+float eng__attn_softmax_ref(float *s, int n)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    float acc[16] = {0};
+    for (int j = 0; j < n; j++) {
+        s[j] = eng__exp_neg(s[j] - mx);
+        acc[j & 15] += s[j];
+    }
+    return eng__reduce16(acc);
+}
+
 void eng__attn_axpy_f16_ref(float *out, float p, const uint16_t *v, int hd)
 {
     for (int i = 0; i < hd; i++)
@@ -84,15 +111,20 @@ void eng__attn_kern_get(struct eng__attn_kern *ak, int level)
 {
     const struct eng__kern *K = eng__kern();
     if (level >= 2 && K->has_avx512)
-        *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx512, eng__attn_dot_f32_avx512,
-                                      eng__attn_axpy_f16_avx512, eng__attn_axpy_f32_avx512,
-                                      "avx512"};
+        *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx512,    eng__attn_dot_f32_avx512,
+                                      eng__attn_scores_f16_avx512, eng__attn_scores_f32_avx512,
+                                      eng__attn_softmax_avx512,    eng__attn_axpy_f16_avx512,
+                                      eng__attn_axpy_f32_avx512,   "avx512"};
     else if (level >= 1 && K->has_avx2)
-        *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx2, eng__attn_dot_f32_avx2,
-                                      eng__attn_axpy_f16_avx2, eng__attn_axpy_f32_avx2, "avx2"};
+        *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx2,    eng__attn_dot_f32_avx2,
+                                      eng__attn_scores_f16_avx2, eng__attn_scores_f32_avx2,
+                                      eng__attn_softmax_avx2,    eng__attn_axpy_f16_avx2,
+                                      eng__attn_axpy_f32_avx2,   "avx2"};
     else
-        *ak = (struct eng__attn_kern){eng__attn_dot_f16_ref, eng__attn_dot_f32_ref,
-                                      eng__attn_axpy_f16_ref, eng__attn_axpy_f32_ref, "ref"};
+        *ak = (struct eng__attn_kern){eng__attn_dot_f16_ref,    eng__attn_dot_f32_ref,
+                                      eng__attn_scores_f16_ref, eng__attn_scores_f32_ref,
+                                      eng__attn_softmax_ref,    eng__attn_axpy_f16_ref,
+                                      eng__attn_axpy_f32_ref,   "ref"};
 }
 
 /* Attention of one (token t, head h) of layer l: att[t][h] = softmax(q·K^T * scale) V over
@@ -105,20 +137,14 @@ static void attend_one(const struct eng_model *m, int l, int t, int h, int pos, 
     size_t koff = (size_t)hk * (size_t)hd * (kv->type == ENG_TYPE_F16 ? 2 : 4);
     const struct eng__attn_kern *ak = &m->ak;
     int f16 = kv->type == ENG_TYPE_F16;
-    float mx = -INFINITY;
-    for (int j = 0; j <= pos; j++) {
-        const void *kr = (const char *)eng__kv_k(kv, l, j) + koff;
-        float s = (f16 ? ak->dot_f16(q, kr, hd) : ak->dot_f32(q, kr, hd)) * m->kq_scale;
-        sc[j] = s;
-        if (s > mx)
-            mx = s;
-    }
-    double sum = 0.0;
-    for (int j = 0; j <= pos; j++) {
-        sc[j] = expf(sc[j] - mx);
-        sum += (double)sc[j];
-    }
-    float inv = (float)(1.0 / sum);
+    /* keys of head hk in cells 0..pos: one row of Dkv elements per cell */
+    size_t stride = (size_t)m->Dkv;
+    const void *k0 = (const char *)eng__kv_k(kv, l, 0) + koff;
+    if (f16)
+        ak->scores_f16(q, k0, stride, pos + 1, hd, m->kq_scale, sc);
+    else
+        ak->scores_f32(q, k0, stride, pos + 1, hd, m->kq_scale, sc);
+    float inv = 1.0f / ak->softmax(sc, pos + 1);
     float *out = m->att + (size_t)t * (size_t)m->Dq + (size_t)h * (size_t)hd;
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int j = 0; j <= pos; j++) {

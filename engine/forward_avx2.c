@@ -7,6 +7,7 @@
 #include "engine/quant.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 float eng__attn_dot_f16_avx2(const float *q, const uint16_t *k, int hd)
 {
@@ -63,4 +64,64 @@ void eng__attn_axpy_f32_avx2(float *out, float p, const float *v, int hd)
                                                 _mm256_mul_ps(pp, _mm256_loadu_ps(v + i))));
     for (; i < hd; i++)
         out[i] += p * v[i];
+}
+
+void eng__attn_scores_f16_avx2(const float *q, const uint16_t *k, size_t stride, int n, int hd,
+                               float scale, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = eng__attn_dot_f16_avx2(q, k + (size_t)j * stride, hd) * scale;
+}
+
+void eng__attn_scores_f32_avx2(const float *q, const float *k, size_t stride, int n, int hd,
+                               float scale, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = eng__attn_dot_f32_avx2(q, k + (size_t)j * stride, hd) * scale;
+}
+
+static inline __m256 exp_neg8(__m256 x)
+{
+    __m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_mul_ps(p, z);
+    p = _mm256_add_ps(p, r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), ok);
+}
+
+float eng__attn_softmax_avx2(float *s, int n)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    __m256 m = _mm256_set1_ps(mx), a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m256 e0 = exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+        __m256 e1 = exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(s + j + 8), m));
+        _mm256_storeu_ps(s + j, e0);
+        _mm256_storeu_ps(s + j + 8, e1);
+        a0 = _mm256_add_ps(a0, e0);
+        a1 = _mm256_add_ps(a1, e1);
+    }
+    float a[16];
+    _mm256_storeu_ps(a, a0);
+    _mm256_storeu_ps(a + 8, a1);
+    for (; j < n; j++) {
+        s[j] = eng__exp_neg(s[j] - mx);
+        a[j & 15] += s[j];
+    }
+    return eng__reduce16(a);
 }

@@ -8,6 +8,7 @@
 #include "engine/quant.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 float eng__attn_dot_f16_avx512(const float *q, const uint16_t *k, int hd)
 {
@@ -58,4 +59,110 @@ void eng__attn_axpy_f32_avx512(float *out, float p, const float *v, int hd)
                                                 _mm512_mul_ps(pp, _mm512_loadu_ps(v + i))));
     for (; i < hd; i++)
         out[i] += p * v[i];
+}
+
+/* eng__reduce16 on a register: the same tree (k + 8, k + 4, k + 2, k + 1). */
+static inline float reduce16(__m512 a)
+{
+    __m256 r8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    return _mm_cvtss_f32(_mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1)));
+}
+
+/* Four keys at a time (independent accumulators hide the add latency); each key's
+ * arithmetic is exactly dot_*_avx512's. */
+void eng__attn_scores_f16_avx512(const float *q, const uint16_t *k, size_t stride, int n, int hd,
+                                 float scale, float *out)
+{
+    int j = 0;
+    if (hd % 16 == 0) {
+        for (; j + 4 <= n; j += 4) {
+            const uint16_t *k0 = k + (size_t)j * stride;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0; i < hd; i += 16) {
+                __m512 qv = _mm512_loadu_ps(q + i);
+#define KH(r) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k0 + (r) * stride + i)))
+                a0 = _mm512_add_ps(a0, _mm512_mul_ps(qv, KH(0)));
+                a1 = _mm512_add_ps(a1, _mm512_mul_ps(qv, KH(1)));
+                a2 = _mm512_add_ps(a2, _mm512_mul_ps(qv, KH(2)));
+                a3 = _mm512_add_ps(a3, _mm512_mul_ps(qv, KH(3)));
+#undef KH
+            }
+            out[j] = reduce16(a0) * scale;
+            out[j + 1] = reduce16(a1) * scale;
+            out[j + 2] = reduce16(a2) * scale;
+            out[j + 3] = reduce16(a3) * scale;
+        }
+    }
+    for (; j < n; j++)
+        out[j] = eng__attn_dot_f16_avx512(q, k + (size_t)j * stride, hd) * scale;
+}
+
+void eng__attn_scores_f32_avx512(const float *q, const float *k, size_t stride, int n, int hd,
+                                 float scale, float *out)
+{
+    int j = 0;
+    if (hd % 16 == 0) {
+        for (; j + 4 <= n; j += 4) {
+            const float *k0 = k + (size_t)j * stride;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0; i < hd; i += 16) {
+                __m512 qv = _mm512_loadu_ps(q + i);
+                a0 = _mm512_add_ps(a0, _mm512_mul_ps(qv, _mm512_loadu_ps(k0 + i)));
+                a1 = _mm512_add_ps(a1, _mm512_mul_ps(qv, _mm512_loadu_ps(k0 + stride + i)));
+                a2 = _mm512_add_ps(a2, _mm512_mul_ps(qv, _mm512_loadu_ps(k0 + 2 * stride + i)));
+                a3 = _mm512_add_ps(a3, _mm512_mul_ps(qv, _mm512_loadu_ps(k0 + 3 * stride + i)));
+            }
+            out[j] = reduce16(a0) * scale;
+            out[j + 1] = reduce16(a1) * scale;
+            out[j + 2] = reduce16(a2) * scale;
+            out[j + 3] = reduce16(a3) * scale;
+        }
+    }
+    for (; j < n; j++)
+        out[j] = eng__attn_dot_f32_avx512(q, k + (size_t)j * stride, hd) * scale;
+}
+
+/* eng__exp_neg on 16 lanes, step for step. */
+static inline __m512 exp_neg16(__m512 x)
+{
+    __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_mul_ps(p, z);
+    p = _mm512_add_ps(p, r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps(ok, p, _mm512_castsi512_ps(e));
+}
+
+float eng__attn_softmax_avx512(float *s, int n)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    __m512 m = _mm512_set1_ps(mx), acc = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 e = exp_neg16(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
+        _mm512_storeu_ps(s + j, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    float a[16];
+    _mm512_storeu_ps(a, acc);
+    for (; j < n; j++) {
+        s[j] = eng__exp_neg(s[j] - mx);
+        a[j & 15] += s[j];
+    }
+    return eng__reduce16(a);
 }

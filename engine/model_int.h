@@ -11,6 +11,7 @@
 #define SEEKD_ENGINE_MODEL_INT_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
@@ -35,10 +36,17 @@ struct eng__kv {
 
 /* Attention kernels (forward.c _ref, forward_avx2.c, forward_avx512.c; bit-exact twins):
  * dot = q·k over hd elements with 16 lanes (lane i % 16, multiply then add, eng__reduce16);
- * axpy: out[i] += p * v[i]. */
+ * scores: out[j] = dot(q, k_j) * scale for n keys at k + j * stride (elements);
+ * softmax: s[j] = eng__exp(s[j] - max s) in place, returns the sum taken in 16 lanes
+ * (lane j % 16, eng__reduce16);  axpy: out[i] += p * v[i]. */
 struct eng__attn_kern {
     float (*dot_f16)(const float *q, const uint16_t *k, int hd);
     float (*dot_f32)(const float *q, const float *k, int hd);
+    void (*scores_f16)(const float *q, const uint16_t *k, size_t stride, int n, int hd,
+                       float scale, float *out);
+    void (*scores_f32)(const float *q, const float *k, size_t stride, int n, int hd,
+                       float scale, float *out);
+    float (*softmax)(float *s, int n);
     void (*axpy_f16)(float *out, float p, const uint16_t *v, int hd);
     void (*axpy_f32)(float *out, float p, const float *v, int hd);
     const char *isa;
@@ -46,11 +54,42 @@ struct eng__attn_kern {
 #define ENG__DECL_ATTN(isa)                                                                       \
     float eng__attn_dot_f16_##isa(const float *q, const uint16_t *k, int hd);                     \
     float eng__attn_dot_f32_##isa(const float *q, const float *k, int hd);                        \
+    void eng__attn_scores_f16_##isa(const float *q, const uint16_t *k, size_t stride, int n,      \
+                                    int hd, float scale, float *out);                             \
+    void eng__attn_scores_f32_##isa(const float *q, const float *k, size_t stride, int n,         \
+                                    int hd, float scale, float *out);                             \
+    float eng__attn_softmax_##isa(float *s, int n);                                               \
     void eng__attn_axpy_f16_##isa(float *out, float p, const uint16_t *v, int hd);                \
     void eng__attn_axpy_f32_##isa(float *out, float p, const float *v, int hd);
 ENG__DECL_ATTN(ref)
 ENG__DECL_ATTN(avx2)
 ENG__DECL_ATTN(avx512)
+/* exp(x) for x <= 0 (softmax inputs): Cephes-style range reduction and degree-6 polynomial,
+ * every step a separate multiply or add so the SIMD twins give the same bits; about 1 ulp;
+ * 0 below -87.  NaN is not expected (callers pass finite scores). */
+static inline float eng__exp_neg(float x)
+{
+    if (!(x >= -87.0f))
+        return 0.0f;
+    float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * z;
+    p = p + r;
+    p = p + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &bits, 4);
+    return p * s;
+}
+
 /* The variant for a level (0 ref, 1 avx2, 2 avx512), clipped to the kernel table's level. */
 void eng__attn_kern_get(struct eng__attn_kern *ak, int level);
 

@@ -403,6 +403,50 @@ TEST(model_attention_kernels_are_bit_exact_twins)
             }
         }
     }
+    /* scores over n keys with a row stride, and softmax, for n across the 4- and 16-wide
+     * blocks and their tails */
+    enum { NK = 70, HD = 128, STRIDE = 136 };
+    float *kf2 = sk_malloc(NK * STRIDE * 4), *s1 = sk_malloc(NK * 4), *s2 = sk_malloc(NK * 4);
+    uint16_t *kh2 = sk_malloc(NK * STRIDE * 2);
+    for (int i = 0; i < NK * STRIDE; i++) {
+        kf2[i] = (float)(eng_rng_uniform(&r) * 2 - 1);
+        kh2[i] = eng_fp32_to_fp16(kf2[i]);
+    }
+    for (int i = 0; i < HD; i++)
+        q[i] = (float)(eng_rng_uniform(&r) * 8 - 4);
+    static const int ns[] = {1, 3, 4, 5, 15, 16, 17, 33, 64, 70};
+    for (size_t a = 0; a < SK_ARRAY_LEN(ns); a++)
+        for (int hd = 64; hd <= HD; hd += 60) {
+            for (int v = 0; v < 2; v++) {
+                ref.scores_f16(q, kh2, STRIDE, ns[a], hd, 0.125f, s1);
+                var[v].scores_f16(q, kh2, STRIDE, ns[a], hd, 0.125f, s2);
+                ASSERT_MSG(!memcmp(s1, s2, (size_t)ns[a] * 4), "%s scores_f16 n %d hd %d",
+                           var[v].isa, ns[a], hd);
+                float z1 = ref.softmax(s1, ns[a]), z2 = var[v].softmax(s2, ns[a]);
+                ASSERT_MSG(!memcmp(s1, s2, (size_t)ns[a] * 4) && !memcmp(&z1, &z2, 4),
+                           "%s softmax n %d", var[v].isa, ns[a]);
+                ref.scores_f32(q, kf2, STRIDE, ns[a], hd, 0.125f, s1);
+                var[v].scores_f32(q, kf2, STRIDE, ns[a], hd, 0.125f, s2);
+                ASSERT_MSG(!memcmp(s1, s2, (size_t)ns[a] * 4), "%s scores_f32 n %d hd %d",
+                           var[v].isa, ns[a], hd);
+            }
+            /* and the scores are the dot products they claim to be */
+            for (int j = 0; j < ns[a]; j++)
+                ASSERT(s1[j] == ref.dot_f32(q, kf2 + (size_t)j * STRIDE, hd) * 0.125f);
+        }
+    sk_free(kf2);
+    sk_free(kh2);
+    sk_free(s1);
+    sk_free(s2);
+    /* eng__exp_neg: within 2 ulp of exp over the softmax range, 0 below -87 */
+    for (float x = -90.0f; x <= 0.0f; x += 0.0137f) {
+        double e = exp((double)x), g = (double)eng__exp_neg(x);
+        if (x < -87.0f)
+            ASSERT(g == 0.0);
+        else
+            ASSERT_MSG(fabs(g - e) <= 2.5 * e * 0x1p-23, "exp(%g): %.9g vs %.9g", (double)x, g, e);
+    }
+    ASSERT(eng__exp_neg(0.0f) == 1.0f);
     /* the test is meaningful only where the SIMD levels exist */
     if (!eng__kern()->has_avx2)
         SKIP("no AVX2 on this CPU: only the reference variant ran");
