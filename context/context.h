@@ -98,6 +98,9 @@ int ctx_doc_set_text(ctx_doc *doc, const char *text, size_t len);
 int ctx_doc_parse(ctx_doc *doc, uint64_t timeout_us, const volatile size_t *cancel);
 /* 1 when the current tree matches the current text (always 1 for lang NONE). */
 int ctx_doc_parsed(const ctx_doc *doc);
+/* 1 when the current tree has a syntax error (an ERROR or MISSING node), else 0 (also without a
+ * tree). */
+int ctx_doc_has_error(const ctx_doc *doc);
 
 /* Self-check for tests, fuzzers and the seekd/syntaxTree debug request.  Every mode rebuilds the
  * line index and the lone-CR count from the text and compares, and walks the tree checking that

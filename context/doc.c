@@ -557,6 +557,11 @@ int ctx_doc_parse(ctx_doc *doc, uint64_t timeout_us, const volatile size_t *canc
 
 int ctx_doc_parsed(const ctx_doc *doc) { return doc->parsed; }
 
+int ctx_doc_has_error(const ctx_doc *doc)
+{
+    return doc->tree && ts_node_has_error(ts_tree_root_node(doc->tree));
+}
+
 char *ctx_doc_sexp(const ctx_doc *doc)
 {
     if (!doc->tree)
