@@ -303,28 +303,33 @@ static void dotK_ref(int64_t n, const void *w, const void *act, size_t stride, i
         const int8_t *xq = a;
         const float *xd = eng__act_d(a, n);
         const int16_t *bs = eng__act_bsums(a, n);
-        float acc = 0;
+        float acc[16] = {0}, accm[8] = {0};
+        int has_min = 0;
         for (int64_t b = 0; b < n / ENG__QK_K; b++) {
             struct kblock k;
             unpack(w, b, &k);
-            int32_t I = 0, M = 0;
-            for (int j = 0; j < 256 / k.sub; j++) {
-                int32_t s = 0;
-                for (int e = j * k.sub; e < (j + 1) * k.sub; e++)
-                    s += k.q[e] * xq[b * ENG__QK_K + e];
-                I += k.sc[j] * s;
-                if (k.has_min) {
-                    int bsum = 0;
-                    for (int g = j * k.sub / 16; g < (j + 1) * k.sub / 16; g++)
-                        bsum += bs[b * 16 + g];
-                    M += k.mn[j] * bsum;
+            has_min = k.has_min;
+            /* I lanes: element e goes to lane (e % 64) / 4, weighted by its sub-block scale */
+            int32_t I[16] = {0};
+            for (int e = 0; e < 256; e++)
+                I[(e % 64) / 4] += k.sc[e / k.sub] * k.q[e] * xq[b * ENG__QK_K + e];
+            float dd = k.d * xd[b];
+            for (int i = 0; i < 16; i++)
+                acc[i] = fmaf((float)I[i], dd, acc[i]);
+            if (k.has_min) {
+                /* M lanes: pairs of 16-element bsums; lane i = m(2i) bs(2i) + m(2i+1) bs(2i+1),
+                 * where m(g) is the min of the sub-block holding bsum group g */
+                float md = -(k.dmin * xd[b]);
+                for (int i = 0; i < 8; i++) {
+                    int g0 = 2 * i, g1 = 2 * i + 1;
+                    int32_t M = k.mn[g0 * 16 / k.sub] * bs[b * 16 + g0] + k.mn[g1 * 16 / k.sub] * bs[b * 16 + g1];
+                    accm[i] = fmaf((float)M, md, accm[i]);
                 }
             }
-            acc = fmaf(k.d * xd[b], (float)I, acc);
-            if (k.has_min)
-                acc = fmaf(-(k.dmin * xd[b]), (float)M, acc);
         }
-        out[t] = acc;
+        out[t] = eng__reduce16(acc);
+        if (has_min)
+            out[t] += eng__reduce8(accm);
     }
 }
 

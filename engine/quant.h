@@ -142,9 +142,11 @@ static inline const int16_t *eng__act_bsums(const void *row, int64_t n) /* Q8_K 
  *     float accumulators: acc[(b & 1) * 8 + k] = fma((float)L_k, d_w * d_x, acc[...]).  Q4_1 and
  *     Q5_1 use the unsigned q_w and add m_w * s_x into accm[b & 1] with fma.  The result is
  *     the fixed tree r_k = acc[k] + acc[k+8], then k + 4, k + 2, k + 1 halvings; + (accm0+accm1).
- *   K-quants: per super-block exact int32 sums I (scale-weighted) and, where there is a min,
- *     M (min-weighted bsums); one float chain: acc = fma(d_w * d_x, (float)I, acc), then
- *     acc = fma(-(dmin_w * d_x), (float)M, acc), super-block after super-block.
+ *   K-quants: per super-block 16 exact int32 lane sums I_i: element e goes to lane (e % 64) / 4,
+ *     weighted by its sub-block scale; acc[i] = fma((float)I_i, d_w * d_x, acc[i]).  Types with
+ *     a min add 8 lanes M_i = m(2i) bsum(2i) + m(2i+1) bsum(2i+1) over the 16-element bsums
+ *     (m(g) = min of the sub-block holding group g): accm[i] = fma((float)M_i, -(dmin_w * d_x),
+ *     accm[i]).  Result: reduce16(acc) (+ reduce8(accm): k + 4, k + 2, k + 1 halvings).
  *   F32/F16/BF16 (f32 activations): acc[i % 16] = fma(w_i, x_i, acc[i % 16]), same tree.
  * quant_act: quantises one f32 row of n elements into the activation layout above.
  * dequantize/quantize: one row of n elements of the weight type (n a multiple of the block). */
@@ -221,6 +223,16 @@ static inline float eng__reduce16(const float a[16])
         r[k] = a[k] + a[k + 8];
     for (int k = 0; k < 4; k++)
         r[k] = r[k] + r[k + 4];
+    for (int k = 0; k < 2; k++)
+        r[k] = r[k] + r[k + 2];
+    return r[0] + r[1];
+}
+
+static inline float eng__reduce8(const float a[8])
+{
+    float r[4];
+    for (int k = 0; k < 4; k++)
+        r[k] = a[k] + a[k + 4];
     for (int k = 0; k < 2; k++)
         r[k] = r[k] + r[k + 2];
     return r[0] + r[1];

@@ -13,6 +13,9 @@
 
 #define AI static inline __attribute__((always_inline))
 
+/* F16C scalar conversion: the same value as eng__f16_to_f32, in two instructions. */
+AI float f16c(eng__f16 h) { return _cvtsh_ss(h); }
+
 /* eng__reduce16 of [lo | hi], lane for lane. */
 AI float red16(__m256 lo, __m256 hi)
 {
@@ -58,34 +61,34 @@ AI __m256i unpack32(const enum k32 kind, const void *w, int64_t b, float *d, flo
     case K_Q4_0: {
         const struct eng__block_q4_0 *x = (const struct eng__block_q4_0 *)w + b;
         q = _mm256_sub_epi8(nib(x->qs), _mm256_set1_epi8(8));
-        *d = eng__f16_to_f32(x->d);
+        *d = f16c(x->d);
         break;
     }
     case K_Q5_0: {
         const struct eng__block_q5_0 *x = (const struct eng__block_q5_0 *)w + b;
         q = _mm256_or_si256(nib(x->qs), bits_to_0x10(qh32(x->qh)));
         q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-        *d = eng__f16_to_f32(x->d);
+        *d = f16c(x->d);
         break;
     }
     case K_Q8_0: {
         const struct eng__block_q8_0 *x = (const struct eng__block_q8_0 *)w + b;
         q = _mm256_loadu_si256((const __m256i *)x->qs);
-        *d = eng__f16_to_f32(x->d);
+        *d = f16c(x->d);
         break;
     }
     case K_Q4_1: {
         const struct eng__block_q4_1 *x = (const struct eng__block_q4_1 *)w + b;
         q = nib(x->qs);
-        *d = eng__f16_to_f32(x->d);
-        *m = eng__f16_to_f32(x->m);
+        *d = f16c(x->d);
+        *m = f16c(x->m);
         break;
     }
     default: {
         const struct eng__block_q5_1 *x = (const struct eng__block_q5_1 *)w + b;
         q = _mm256_or_si256(nib(x->qs), bits_to_0x10(qh32(x->qh)));
-        *d = eng__f16_to_f32(x->d);
-        *m = eng__f16_to_f32(x->m);
+        *d = f16c(x->d);
+        *m = f16c(x->m);
         break;
     }
     }
@@ -210,8 +213,8 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
             mn[2 * j] = mn[2 * j + 1] = m;
         }
         k->mexp = _mm256_loadu_si256((const __m256i *)mn);
-        k->d = eng__f16_to_f32(d);
-        k->dmin = eng__f16_to_f32(dmin);
+        k->d = f16c(d);
+        k->dmin = f16c(dmin);
     } else {
         const struct eng__block_q6_K *x = (const struct eng__block_q6_K *)w + b;
         const __m256i m3 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
@@ -233,7 +236,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
                 k->sc[4 * h + i] = _mm256_set_m128i(_mm_set1_epi16(x->scales[j + 1]), _mm_set1_epi16(x->scales[j]));
             }
         }
-        k->d = eng__f16_to_f32(x->d);
+        k->d = f16c(x->d);
         k->dmin = 0;
     }
 }
@@ -241,18 +244,20 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
 AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
              float *out)
 {
+    const int has_min = kind != K_Q6_K;
     const int64_t nb = n / ENG__QK_K;
     const int8_t *xq[ENG__NT_MAX];
     const float *xd[ENG__NT_MAX];
     const int16_t *xb[ENG__NT_MAX];
-    float acc[ENG__NT_MAX];
+    __m256 lo[ENG__NT_MAX], hi[ENG__NT_MAX], accm[ENG__NT_MAX];
     for (int t = 0; t < NT; t++) {
         const char *a = (const char *)act + (size_t)t * st;
         xq[t] = (const int8_t *)a;
         xd[t] = eng__act_d(a, n);
         xb[t] = eng__act_bsums(a, n);
-        acc[t] = 0;
+        lo[t] = hi[t] = accm[t] = _mm256_setzero_ps();
     }
+    const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < nb; b++) {
         struct ksb k;
         unpack_k(kind, w, b, &k);
@@ -260,27 +265,35 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
         if (kind == K_Q6_K)
             for (int c = 0; c < 8; c++)
                 aq[c] = _mm256_sign_epi8(k.q[c], k.q[c]);
+        __m256 vd = _mm256_set1_ps(k.d), vdmin = _mm256_set1_ps(k.dmin);
         for (int t = 0; t < NT; t++) {
             const int8_t *x = xq[t] + b * ENG__QK_K;
-            __m256i ia = _mm256_setzero_si256();
+            /* lanes (e % 64) / 4: even 32-groups fill lanes 0..7, odd ones 8..15 */
+            __m256i ia[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
             for (int c = 0; c < 8; c++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * c));
                 __m256i p = kind == K_Q6_K ? _mm256_maddubs_epi16(aq[c], _mm256_sign_epi8(xv, k.q[c]))
                                            : _mm256_maddubs_epi16(k.q[c], xv);
-                ia = _mm256_add_epi32(ia, _mm256_madd_epi16(p, k.sc[c]));
+                ia[c & 1] = _mm256_add_epi32(ia[c & 1], _mm256_madd_epi16(p, k.sc[c]));
             }
-            int32_t I = hsum_epi32(ia);
-            float dx = xd[t][b];
-            acc[t] = fmaf(k.d * dx, (float)I, acc[t]);
-            if (kind != K_Q6_K) {
+            __m256 dd = _mm256_mul_ps(vd, _mm256_set1_ps(xd[t][b]));
+            lo[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[0]), dd, lo[t]);
+            hi[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[1]), dd, hi[t]);
+            if (has_min) {
                 __m256i bs = _mm256_loadu_si256((const __m256i *)(xb[t] + 16 * b));
-                int32_t M = hsum_epi32(_mm256_madd_epi16(bs, k.mexp));
-                acc[t] = fmaf(-(k.dmin * dx), (float)M, acc[t]);
+                __m256 md = _mm256_xor_ps(_mm256_mul_ps(vdmin, _mm256_set1_ps(xd[t][b])), sign);
+                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, k.mexp)), md, accm[t]);
             }
         }
     }
-    for (int t = 0; t < NT; t++)
-        out[t] = acc[t];
+    for (int t = 0; t < NT; t++) {
+        out[t] = red16(lo[t], hi[t]);
+        if (has_min) {
+            __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(accm[t]), _mm256_extractf128_ps(accm[t], 1));
+            __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+            out[t] += _mm_cvtss_f32(_mm_add_ss(r2, _mm_movehdup_ps(r2)));
+        }
+    }
 }
 #define CALL_q4_K(N) dotK(K_Q4_K, n, w, act, st, N, out)
 #define CALL_q5_K(N) dotK(K_Q5_K, n, w, act, st, N, out)
@@ -307,7 +320,7 @@ AI float wscalar(const enum kf kind, const void *w, int64_t i)
     uint16_t h;
     switch (kind) {
     case K_F32: { float f; memcpy(&f, (const float *)w + i, 4); return f; }
-    case K_F16: memcpy(&h, (const uint16_t *)w + i, 2); return eng__f16_to_f32(h);
+    case K_F16: memcpy(&h, (const uint16_t *)w + i, 2); return f16c(h);
     default: memcpy(&h, (const uint16_t *)w + i, 2); return eng__bf16_to_f32(h);
     }
 }
@@ -420,7 +433,7 @@ static void f16_to_f32_row(const uint16_t *src, float *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++)
-        dst[i] = eng__f16_to_f32(src[i]);
+        dst[i] = f16c(src[i]);
 }
 static void f32_to_f16_row(const float *src, uint16_t *dst, int64_t n)
 {

@@ -19,6 +19,9 @@
 
 #define AI static inline __attribute__((always_inline))
 
+/* F16C scalar conversion: the same value as eng__f16_to_f32, in two instructions. */
+AI float f16c(eng__f16 h) { return _cvtsh_ss(h); }
+
 /* eng__reduce16, lane for lane. */
 AI float red16(__m512 a)
 {
@@ -222,9 +225,33 @@ enum kk { K_Q4_K, K_Q5_K, K_Q6_K, K_Q2_K, K_Q3_K };
 struct ksb {
     __m512i q[4], sc[4];
     __m256i mexp;
-    int corr;
+    __m512i corr; /* per lane: -128 * sum sc * w (biased-activation correction) */
     float d, dmin;
 };
+
+/* The 12-byte Q4_K/Q5_K scales as 8 six-bit scales and 8 mins, one per byte (eng__k4_scale_min
+ * on 32-bit words). */
+AI void k4_scales(const uint8_t *q, uint64_t *sc, uint64_t *m)
+{
+    uint32_t u0, u1, u2;
+    memcpy(&u0, q, 4);
+    memcpy(&u1, q + 4, 4);
+    memcpy(&u2, q + 8, 4);
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, m_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+    uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+    *sc = (uint64_t)sc_hi << 32 | sc_lo;
+    *m = (uint64_t)m_hi << 32 | m_lo;
+}
+/* Lane i of vector c holds elements 64c + 4i..: sub-block 2c + i/8 (32-element sub-blocks) or
+ * 4c + i/4 (16-element sub-blocks). */
+static const int32_t k4_idx[4][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
+static const int32_t k16_idx[4][16] = {
+    {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3}, {4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7},
+    {8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11},
+    {12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15}};
 
 AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
 {
@@ -259,24 +286,16 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
             }
             k->q[c] = z;
         }
-        uint32_t sc[8];
-        uint16_t mn[16];
-        for (int j = 0; j < 8; j++) {
-            uint8_t s, m;
-            eng__k4_scale_min(j, scales, &s, &m);
-            sc[j] = s;
-            mn[2 * j] = mn[2 * j + 1] = m;
-        }
-        __m512i s8 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)sc));
-        for (int c = 0; c < 4; c++) {
-            __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * c)),
-                                             _mm256_set1_epi32(2 * c + 1), 1);
-            k->sc[c] = _mm512_permutexvar_epi32(idx, s8);
-        }
-        k->mexp = _mm256_loadu_si256((const __m256i *)mn);
-        k->d = eng__f16_to_f32(d);
-        k->dmin = eng__f16_to_f32(dmin);
-        k->corr = 0;
+        uint64_t sc8, m8;
+        k4_scales(scales, &sc8, &m8);
+        __m512i s8 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8));
+        for (int c = 0; c < 4; c++)
+            k->sc[c] = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)k4_idx[c]), s8);
+        __m128i m16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8));
+        k->mexp = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
+        k->d = f16c(d);
+        k->dmin = f16c(dmin);
+        k->corr = _mm512_setzero_si512();
     } else if (kind == K_Q2_K || kind == K_Q3_K) {
         /* element 128h + 32j + l: 2 low bits at qs[32h + l] >> 2j; Q3_K's third bit at
          * hmask[l] >> (4h + j).  Vector c holds elements 64c.., i.e. h = c/2, j = 2(c%2) + 0/1. */
@@ -292,15 +311,15 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
                 mn[j] = x->scales[j] >> 4;
             }
             k->mexp = _mm256_loadu_si256((const __m256i *)mn);
-            k->d = eng__f16_to_f32(x->d);
-            k->dmin = eng__f16_to_f32(x->dmin);
+            k->d = f16c(x->d);
+            k->dmin = f16c(x->dmin);
         } else {
             const struct eng__block_q3_K *x = (const struct eng__block_q3_K *)w + b;
             qs = x->qs;
             hm = _mm256_loadu_si256((const __m256i *)x->hmask);
             for (int j = 0; j < 16; j++)
                 sc[j] = eng__k3_scale(j, x->scales);
-            k->d = eng__f16_to_f32(x->d);
+            k->d = f16c(x->d);
             k->dmin = 0;
         }
         const __m512i m3 = _mm512_set1_epi8(3);
@@ -322,16 +341,12 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         __m512i cacc = _mm512_setzero_si512();
         const __m512i ones = _mm512_set1_epi8(1);
         for (int c = 0; c < 4; c++) {
-            __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
-            idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4 * c));
-            __m512i sfull = _mm512_permutexvar_epi32(idx, s16);
-            if (kind == K_Q3_K) {
-                __m512i wsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, k->q[c]);
-                cacc = _mm512_add_epi32(cacc, _mm512_mullo_epi32(wsum, sfull));
-            }
+            __m512i sfull = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)k16_idx[c]), s16);
             k->sc[c] = _mm512_and_si512(sfull, _mm512_set1_epi32(0xFFFF));
+            if (kind == K_Q3_K) /* lane sums of w fit 16 bits: vpdpwssd multiplies exactly */
+                cacc = _mm512_dpwssd_epi32(cacc, _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, k->q[c]), k->sc[c]);
         }
-        k->corr = kind == K_Q3_K ? 128 * hsum_epi32(cacc) : 0;
+        k->corr = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(cacc, 7));
     } else {
         const struct eng__block_q6_K *x = (const struct eng__block_q6_K *)w + b;
         const __m512i m0f = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
@@ -352,63 +367,75 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         __m512i cacc = _mm512_setzero_si512();
         const __m512i ones = _mm512_set1_epi8(1);
         for (int c = 0; c < 4; c++) {
-            __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
-            idx = _mm512_add_epi32(idx, _mm512_set1_epi32(4 * c));
-            __m512i sfull = _mm512_permutexvar_epi32(idx, s16);
-            __m512i wsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, k->q[c]);
-            cacc = _mm512_add_epi32(cacc, _mm512_mullo_epi32(wsum, sfull));
+            __m512i sfull = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)k16_idx[c]), s16);
             /* vpdpwssd multiplies 16-bit halves: keep the scale in the low half, zero above, so
              * the high half of each lane sum (its sign extension) contributes nothing */
             k->sc[c] = _mm512_and_si512(sfull, _mm512_set1_epi32(0xFFFF));
+            cacc = _mm512_dpwssd_epi32(cacc, _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, k->q[c]), k->sc[c]);
         }
-        k->corr = 128 * hsum_epi32(cacc);
-        k->d = eng__f16_to_f32(x->d);
+        k->corr = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(cacc, 7));
+        k->d = f16c(x->d);
         k->dmin = 0;
     }
+}
+
+AI __m256 red8_256(__m256 a)
+{
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    return _mm256_castps128_ps256(_mm_add_ss(r2, _mm_movehdup_ps(r2)));
 }
 
 AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
              float *out)
 {
+    const int has_min = kind == K_Q4_K || kind == K_Q5_K || kind == K_Q2_K;
+    const int biased = kind == K_Q6_K || kind == K_Q3_K;
     const int64_t nb = n / ENG__QK_K;
     const int8_t *xq[ENG__NT_MAX];
     const float *xd[ENG__NT_MAX];
     const int16_t *xb[ENG__NT_MAX];
-    float acc[ENG__NT_MAX];
+    __m512 acc[ENG__NT_MAX];
+    __m256 accm[ENG__NT_MAX];
     for (int t = 0; t < NT; t++) {
         const char *a = (const char *)act + (size_t)t * st;
         xq[t] = (const int8_t *)a;
         xd[t] = eng__act_d(a, n);
         xb[t] = eng__act_bsums(a, n);
-        acc[t] = 0;
+        acc[t] = _mm512_setzero_ps();
+        accm[t] = _mm256_setzero_ps();
     }
     const __m512i c80 = _mm512_set1_epi8((char)0x80);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < nb; b++) {
         struct ksb k;
         unpack_k(kind, w, b, &k);
+        __m512 vd = _mm512_set1_ps(k.d);
+        __m256 vdmin = _mm256_set1_ps(k.dmin);
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             const int8_t *x = xq[t] + b * ENG__QK_K;
-            __m512i ia = _mm512_setzero_si512();
+            __m512i ia = k.corr;
             for (int c = 0; c < 4; c++) {
                 __m512i xv = _mm512_loadu_si512((const void *)(x + 64 * c));
-                __m512i l = kind == K_Q6_K || kind == K_Q3_K
-                                ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(xv, c80), k.q[c])
-                                : _mm512_dpbusd_epi32(_mm512_setzero_si512(), k.q[c], xv);
+                __m512i l = biased ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(xv, c80), k.q[c])
+                                   : _mm512_dpbusd_epi32(_mm512_setzero_si512(), k.q[c], xv);
                 ia = _mm512_dpwssd_epi32(ia, l, k.sc[c]);
             }
-            int32_t I = hsum_epi32(ia) - k.corr;
-            float dx = xd[t][b];
-            acc[t] = fmaf(k.d * dx, (float)I, acc[t]);
-            if (kind != K_Q6_K && kind != K_Q3_K) {
+            __m512 dd = _mm512_mul_ps(vd, _mm512_set1_ps(xd[t][b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), dd, acc[t]);
+            if (has_min) {
                 __m256i bs = _mm256_loadu_si256((const __m256i *)(xb[t] + 16 * b));
-                int32_t M = hsum_epi32_256(_mm256_madd_epi16(bs, k.mexp));
-                acc[t] = fmaf(-(k.dmin * dx), (float)M, acc[t]);
+                __m256 md = _mm256_xor_ps(_mm256_mul_ps(vdmin, _mm256_set1_ps(xd[t][b])), sign);
+                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, k.mexp)), md, accm[t]);
             }
         }
     }
-    for (int t = 0; t < NT; t++)
-        out[t] = acc[t];
+    for (int t = 0; t < NT; t++) {
+        out[t] = red16(acc[t]);
+        if (has_min)
+            out[t] += _mm256_cvtss_f32(red8_256(accm[t]));
+    }
 }
 
 #define DOTK(name, kind)                                                                          \
@@ -549,7 +576,7 @@ static void f16_to_f32_row(const uint16_t *src, float *dst, int64_t n)
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
     for (; i < n; i++)
-        dst[i] = eng__f16_to_f32(src[i]);
+        dst[i] = f16c(src[i]);
 }
 static void f32_to_f16_row(const float *src, uint16_t *dst, int64_t n)
 {
