@@ -6,6 +6,8 @@
  *               line, space-separated.  --special parses control tokens written in the text
  *               (user-defined ones always match, as in llama.cpp); BOS is added when the
  *               vocab asks for it unless --no-bos.
+ *               --split prints the pre-tokenizer's segments instead (lengths in code
+ *               points, one line per NUL-separated input record): a conformance aid.
  *   detokenize: stdin ids (separated by spaces, commas, newlines; [ ] ignored) -> the text.
  *               Control tokens print only with --special.
  */
@@ -90,7 +92,7 @@ static void print_piece(const char *p, size_t n)
 int cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL;
-    int no_bos = 0, special = 0, ids_only = 0;
+    int no_bos = 0, special = 0, ids_only = 0, split = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
             model = argv[++i];
@@ -100,9 +102,11 @@ int cmd_tokenize(int argc, char **argv)
             special = 1;
         else if (!strcmp(argv[i], "--ids"))
             ids_only = 1;
+        else if (!strcmp(argv[i], "--split"))
+            split = 1;
         else {
             fprintf(stderr, "usage: seekd tokenize --model FILE.gguf [--no-bos] [--special] "
-                            "[--ids]  (text on stdin)\n");
+                            "[--ids] [--split]  (text on stdin)\n");
             return !strcmp(argv[i], "--help") ? 0 : 2;
         }
     }
@@ -120,6 +124,28 @@ int cmd_tokenize(int argc, char **argv)
         fprintf(stderr, "seekd tokenize: reading stdin: %s\n", eng_strerror(rc));
         eng_vocab_free(v);
         return 1;
+    }
+    if (split) {
+        int st = 0;
+        for (size_t pos = 0; pos <= len && !st;) {
+            const char *rec = text + pos;
+            const char *nul = memchr(rec, 0, len - pos);
+            size_t rl = nul ? (size_t)(nul - rec) : len - pos;
+            int ns = eng_pretokenize(v, rec, rl, NULL, 0);
+            int32_t *segs = sk_malloc(sizeof *segs * (size_t)(ns > 0 ? ns : 1));
+            if (ns < 0 || eng_pretokenize(v, rec, rl, segs, ns) != ns)
+                st = 1;
+            for (int i = 0; !st && i < ns; i++)
+                printf("%s%" PRId32, i ? " " : "", segs[i]);
+            putchar('\n');
+            sk_free(segs);
+            if (!nul)
+                break;
+            pos += rl + 1;
+        }
+        sk_free(text);
+        eng_vocab_free(v);
+        return st || fflush(stdout) ? 1 : 0;
     }
     int n = eng_tokenize(v, text, len, !no_bos, special, NULL, 0);
     int32_t *ids = n > 0 ? sk_malloc((size_t)n * sizeof *ids) : NULL;

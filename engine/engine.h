@@ -224,6 +224,12 @@ int32_t eng_vocab_find(const struct eng_vocab *v, const char *text, size_t len);
 int eng_tokenize(const struct eng_vocab *v, const char *text, size_t len, int add_bos,
                  int parse_special, int32_t *ids, int cap);
 
+/* The pre-tokenizer alone (debugging and conformance checks): splits text (no special-token
+ * handling) into the segments BPE would see and writes each segment's length in code points
+ * (invalid UTF-8 bytes count as one U+FFFD each).  Same return convention as eng_tokenize. */
+int eng_pretokenize(const struct eng_vocab *v, const char *text, size_t len, int32_t *seg_cps,
+                    int cap);
+
 /* The bytes of one token as llama.cpp's token_to_piece: NORMAL tokens decoded from byte-level
  * form, USER_DEFINED verbatim, CONTROL verbatim only when special, others empty.  Returns the
  * piece length and copies min(length, cap) bytes (no NUL); negative for a bad id. */

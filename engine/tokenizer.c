@@ -218,6 +218,7 @@ struct scratch {
     int32_t *ids;
     int cap;
     size_t count;
+    int split_only; /* eng_pretokenize: emit segment lengths instead of tokens */
     /* per code point of the current fragment */
     uint8_t *fl;
     uint32_t *uoff; /* byte offset of each code point in ubuf (n + 1 entries) */
@@ -529,7 +530,10 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     size_t start = 0;
     for (size_t k = 0; k < nseg; k++) {
         size_t b0 = s->uoff[start], b1 = s->uoff[s->seg[k]];
-        word(s, u + b0, b1 - b0);
+        if (s->split_only)
+            emit(s, (int32_t)(s->seg[k] - start));
+        else
+            word(s, u + b0, b1 - b0);
         start = s->seg[k];
     }
 }
@@ -638,12 +642,27 @@ static int cmp_occ(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+static int tokenize(const struct eng_vocab *v, const char *text, size_t len, int add_bos,
+                    int parse_special, int32_t *ids, int cap, int split_only);
+
 int eng_tokenize(const struct eng_vocab *v, const char *text, size_t len, int add_bos,
                  int parse_special, int32_t *ids, int cap)
 {
+    return tokenize(v, text, len, add_bos, parse_special, ids, cap, 0);
+}
+
+int eng_pretokenize(const struct eng_vocab *v, const char *text, size_t len, int32_t *seg_cps,
+                    int cap)
+{
+    return tokenize(v, text, len, 0, 0, seg_cps, cap, 1);
+}
+
+static int tokenize(const struct eng_vocab *v, const char *text, size_t len, int add_bos,
+                    int parse_special, int32_t *ids, int cap, int split_only)
+{
     if (!v || (len && !text) || cap < 0 || (cap && !ids) || len > UINT32_MAX / 4)
         return ENG_EINVAL;
-    struct scratch s = {.v = v, .ids = ids, .cap = cap};
+    struct scratch s = {.v = v, .ids = ids, .cap = cap, .split_only = split_only};
     const uint8_t *t = (const uint8_t *)text;
     const struct special_set *ss = &v->sp[parse_special ? 1 : 0];
     struct occ *occ = NULL;
@@ -655,7 +674,7 @@ int eng_tokenize(const struct eng_vocab *v, const char *text, size_t len, int ad
         emit(&s, v->bos);
 
     /* 1. Every occurrence of every special token in the text. */
-    for (size_t p = 0; p < len; p++) {
+    for (size_t p = 0; p < len && !split_only; p++) { /* split_only: no special tokens */
         uint8_t c = t[p];
         if (!ss->first[c])
             continue;
