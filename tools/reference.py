@@ -150,8 +150,19 @@ class Model:
         if name in self._w:
             return self._w[name]
         t, ne, raw = self.tensors[name]
-        a = Q.dequantize(raw, t, int(np.prod(ne)))
-        a = a.reshape(-1, ne[0]) if len(ne) > 1 else a
+        n = int(np.prod(ne))
+        if len(ne) == 1:
+            a = Q.dequantize(raw, t, n)
+        else:
+            # a few rows at a time: the vectorised decoders make several temporaries of their
+            # input's size, which for a 7B's output matrix would be gigabytes
+            rows = n // ne[0]
+            a = np.empty((rows, ne[0]), np.float32)
+            rs = len(raw) // rows
+            step = max(1, (1 << 22) // ne[0])
+            for r0 in range(0, rows, step):
+                r1 = min(rows, r0 + step)
+                a[r0:r1] = Q.dequantize(raw[r0 * rs:r1 * rs], t, (r1 - r0) * ne[0]).reshape(r1 - r0, ne[0])
         if self.cache:
             self._w[name] = a
         return a
