@@ -572,6 +572,14 @@ def make_model_files():
     check("llama.rope.scale_linear" in kv2 and "llama.rope.scaling.factor" not in kv2
           and "tokenizer.ggml.pre" not in kv2, "--old-keys")
     check(R.read_hparams(kv2, t2)["freq_scale"] == 0.25, "old key read by the reference")
+    # the command line (tests/engine/test_model.c spawns it)
+    p4 = os.path.join(TMP, "cli.gguf")
+    rc = make_model.main([p4, "--preset", "tiny", "--type", "Q4_K_M", "--n-layer", "1", "--n-ff", "320",
+                          "--tensor-type", "blk.0.attn_q.weight=Q8_0", "--seed", "3", "-q"])
+    kv4, t4 = gguf.read_gguf(p4)
+    check(rc == 0 and kv4["general.file_type"] == 15 and kv4["llama.block_count"] == 1, "CLI metadata")
+    check(t4["blk.0.attn_q.weight"][0] == Q.Q8_0 and t4["blk.0.ffn_down.weight"][0] == Q.Q8_0
+          and t4["blk.0.ffn_up.weight"][0] == Q.Q4_K, "CLI types (override, ne0 % 256 fallback)")
     voc = os.path.join(VOCAB, "ggml-vocab-deepseek-coder.gguf")
     if os.path.exists(voc):
         make_model.make(p2, n_embd=32, n_layer=1, n_head=2, n_ff=64, type="Q8_0", vocab=voc)
