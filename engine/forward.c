@@ -46,7 +46,6 @@ void eng__rope_apply(const struct eng_model *m, float *x, int p)
     }
 }
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* ---- attention kernels -----------------------------------------------------------------------
  * q·k over hd elements with 16 lane accumulators (lane = i % 16, plain mul then add, never
@@ -107,6 +106,30 @@ void eng__attn_axpy_f32_ref(float *out, float p, const float *v, int hd)
         out[i] += p * v[i];
 }
 
+void eng__attn_wsum_f16_ref(float *out, const float *p, const uint16_t *v, size_t stride, int n,
+                            int hd)
+{
+    for (int i = 0; i < hd; i++)
+        out[i] = 0.0f;
+    for (int j = 0; j < n; j++)
+        eng__attn_axpy_f16_ref(out, p[j], v + (size_t)j * stride, hd);
+}
+
+void eng__attn_wsum_f32_ref(float *out, const float *p, const float *v, size_t stride, int n,
+                            int hd)
+{
+    for (int i = 0; i < hd; i++)
+        out[i] = 0.0f;
+    for (int j = 0; j < n; j++)
+        eng__attn_axpy_f32_ref(out, p[j], v + (size_t)j * stride, hd);
+}
+
+void eng__swiglu_ref(float *g, const float *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + eng__exp_any(-g[i])) * u[i];
+}
+
 void eng__attn_kern_get(struct eng__attn_kern *ak, int level)
 {
     const struct eng__kern *K = eng__kern();
@@ -114,17 +137,23 @@ void eng__attn_kern_get(struct eng__attn_kern *ak, int level)
         *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx512,    eng__attn_dot_f32_avx512,
                                       eng__attn_scores_f16_avx512, eng__attn_scores_f32_avx512,
                                       eng__attn_softmax_avx512,    eng__attn_axpy_f16_avx512,
-                                      eng__attn_axpy_f32_avx512,   "avx512"};
+                                      eng__attn_axpy_f32_avx512,
+                                      eng__attn_wsum_f16_avx512, eng__attn_wsum_f32_avx512,
+                                      eng__swiglu_avx512, "avx512"};
     else if (level >= 1 && K->has_avx2)
         *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx2,    eng__attn_dot_f32_avx2,
                                       eng__attn_scores_f16_avx2, eng__attn_scores_f32_avx2,
                                       eng__attn_softmax_avx2,    eng__attn_axpy_f16_avx2,
-                                      eng__attn_axpy_f32_avx2,   "avx2"};
+                                      eng__attn_axpy_f32_avx2,
+                                      eng__attn_wsum_f16_avx2, eng__attn_wsum_f32_avx2,
+                                      eng__swiglu_avx2, "avx2"};
     else
         *ak = (struct eng__attn_kern){eng__attn_dot_f16_ref,    eng__attn_dot_f32_ref,
                                       eng__attn_scores_f16_ref, eng__attn_scores_f32_ref,
                                       eng__attn_softmax_ref,    eng__attn_axpy_f16_ref,
-                                      eng__attn_axpy_f32_ref,   "ref"};
+                                      eng__attn_axpy_f32_ref,
+                                      eng__attn_wsum_f16_ref, eng__attn_wsum_f32_ref,
+                                      eng__swiglu_ref, "ref"};
 }
 
 /* Attention of one (token t, head h) of layer l: att[t][h] = softmax(q·K^T * scale) V over
@@ -145,15 +174,14 @@ static void attend_one(const struct eng_model *m, int l, int t, int h, int pos, 
     else
         ak->scores_f32(q, k0, stride, pos + 1, hd, m->kq_scale, sc);
     float inv = 1.0f / ak->softmax(sc, pos + 1);
+    for (int j = 0; j <= pos; j++)
+        sc[j] = sc[j] * inv;
     float *out = m->att + (size_t)t * (size_t)m->Dq + (size_t)h * (size_t)hd;
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int j = 0; j <= pos; j++) {
-        const void *vr = (const char *)eng__kv_v(kv, l, j) + koff;
-        if (f16)
-            ak->axpy_f16(out, sc[j] * inv, vr, hd);
-        else
-            ak->axpy_f32(out, sc[j] * inv, vr, hd);
-    }
+    const void *v0 = (const char *)eng__kv_v(kv, l, 0) + koff;
+    if (f16)
+        ak->wsum_f16(out, sc, v0, stride, pos + 1, hd);
+    else
+        ak->wsum_f32(out, sc, v0, stride, pos + 1, hd);
 }
 
 /* ---- parallel helpers ----------------------------------------------------------------------- */
@@ -174,6 +202,46 @@ static void attn_task(void *arg, int ith, int nth)
         int t = k / m->n_head, h = k % m->n_head;
         attend_one(m, j->l, t, h, j->p0 + t, sc);
     }
+}
+
+/* Elementwise work of a batch split over the pool: RMSNorm of rows (one token per task unit)
+ * or SwiGLU of a flat range cut at multiples of 16.  Each element is computed the same way
+ * whoever computes it. */
+struct ew_job {
+    struct eng_model *m;
+    int kind; /* 0 rmsnorm rows, 1 swiglu */
+    float *y;
+    const float *x, *w;
+    int n; /* rows (rmsnorm) */
+    size_t len; /* elements (swiglu) */
+};
+
+static void ew_task(void *arg, int ith, int nth)
+{
+    struct ew_job *j = arg;
+    struct eng_model *m = j->m;
+    if (j->kind == 0) {
+        for (int t = ith; t < j->n; t += nth)
+            eng__rmsnorm(j->y + (size_t)t * (size_t)m->E, j->x + (size_t)t * (size_t)m->E, j->w,
+                         m->E, m->rms_eps);
+    } else {
+        size_t blocks = (j->len + 15) / 16;
+        size_t b0 = blocks * (size_t)ith / (size_t)nth * 16, b1 = blocks * (size_t)(ith + 1) / (size_t)nth * 16;
+        if (b1 > j->len)
+            b1 = j->len;
+        if (b0 < b1)
+            m->ak.swiglu(j->y + b0, j->x + b0, b1 - b0);
+    }
+}
+
+static void norm_rows(struct eng_model *m, float *y, const float *x, const float *w, int n)
+{
+    if (n == 1) {
+        eng__rmsnorm(y, x, w, m->E, m->rms_eps);
+        return;
+    }
+    struct ew_job j = {m, 0, y, x, w, n, 0};
+    eng_pool_run(m->pool, ew_task, &j);
 }
 
 /* y[n][W->ne[1]] = x[n][W->ne[0]] · W^T, batch-invariant (the kernel driver).  Shapes and
@@ -221,9 +289,7 @@ int eng_model_eval(struct eng_model *m, const int32_t *tokens, int n, enum eng_l
         const struct eng__layer *L = &m->layers[l];
         if (cancelled(m))
             return ENG_ECANCELLED;
-        for (int t = 0; t < n; t++)
-            eng__rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->attn_norm.data, E,
-                         m->rms_eps);
+        norm_rows(m, m->xn, m->x, L->attn_norm.data, n);
         mm(m, &L->wq, m->xn, n, m->q);
         mm(m, &L->wk, m->xn, n, m->k);
         mm(m, &L->wv, m->xn, n, m->v);
@@ -241,13 +307,11 @@ int eng_model_eval(struct eng_model *m, const int32_t *tokens, int n, enum eng_l
         for (size_t i = 0; i < (size_t)n * E; i++)
             m->x[i] += m->xn[i];
 
-        for (int t = 0; t < n; t++)
-            eng__rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->ffn_norm.data, E,
-                         m->rms_eps);
+        norm_rows(m, m->xn, m->x, L->ffn_norm.data, n);
         mm(m, &L->w_gate, m->xn, n, m->gate);
         mm(m, &L->w_up, m->xn, n, m->up);
-        for (size_t i = 0; i < (size_t)n * F; i++)
-            m->gate[i] = silu(m->gate[i]) * m->up[i];
+        struct ew_job sw = {m, 1, m->gate, m->up, NULL, 0, (size_t)n * (size_t)F};
+        eng_pool_run(m->pool, ew_task, &sw);
         mm(m, &L->w_down, m->gate, n, m->xn);
         for (size_t i = 0; i < (size_t)n * E; i++)
             m->x[i] += m->xn[i];

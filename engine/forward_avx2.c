@@ -125,3 +125,95 @@ float eng__attn_softmax_avx2(float *s, int n)
     }
     return eng__reduce16(a);
 }
+
+void eng__attn_wsum_f16_avx2(float *out, const float *p, const uint16_t *v, size_t stride, int n,
+                             int hd)
+{
+    int i = 0;
+    for (; i + 32 <= hd; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            const uint16_t *vr = v + (size_t)j * stride + i;
+            __m256 pp = _mm256_set1_ps(p[j]);
+#define VH(o) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + (o))))
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(pp, VH(0)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(pp, VH(8)));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(pp, VH(16)));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(pp, VH(24)));
+#undef VH
+        }
+        _mm256_storeu_ps(out + i, a0);
+        _mm256_storeu_ps(out + i + 8, a1);
+        _mm256_storeu_ps(out + i + 16, a2);
+        _mm256_storeu_ps(out + i + 24, a3);
+    }
+    if (i < hd) {
+        for (int e = i; e < hd; e++)
+            out[e] = 0.0f;
+        for (int j = 0; j < n; j++)
+            eng__attn_axpy_f16_avx2(out + i, p[j], v + (size_t)j * stride + i, hd - i);
+    }
+}
+
+void eng__attn_wsum_f32_avx2(float *out, const float *p, const float *v, size_t stride, int n,
+                             int hd)
+{
+    int i = 0;
+    for (; i + 32 <= hd; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            const float *vr = v + (size_t)j * stride + i;
+            __m256 pp = _mm256_set1_ps(p[j]);
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(pp, _mm256_loadu_ps(vr)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(pp, _mm256_loadu_ps(vr + 8)));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(pp, _mm256_loadu_ps(vr + 16)));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(pp, _mm256_loadu_ps(vr + 24)));
+        }
+        _mm256_storeu_ps(out + i, a0);
+        _mm256_storeu_ps(out + i + 8, a1);
+        _mm256_storeu_ps(out + i + 16, a2);
+        _mm256_storeu_ps(out + i + 24, a3);
+    }
+    if (i < hd) {
+        for (int e = i; e < hd; e++)
+            out[e] = 0.0f;
+        for (int j = 0; j < n; j++)
+            eng__attn_axpy_f32_avx2(out + i, p[j], v + (size_t)j * stride + i, hd - i);
+    }
+}
+
+static inline __m256 exp_any8(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_mul_ps(p, z);
+    p = _mm256_add_ps(p, r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+void eng__swiglu_avx2(float *g, const float *u, size_t n)
+{
+    size_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = exp_any8(_mm256_sub_ps(zero, x));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)),
+                                              _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + eng__exp_any(-g[i])) * u[i];
+}

@@ -166,3 +166,97 @@ float eng__attn_softmax_avx512(float *s, int n)
     }
     return eng__reduce16(a);
 }
+
+/* The output stays in registers, 64 floats (4 registers) at a time, over all n values; per
+ * element the same sequence of multiply-then-add as the reference. */
+void eng__attn_wsum_f16_avx512(float *out, const float *p, const uint16_t *v, size_t stride,
+                               int n, int hd)
+{
+    int i = 0;
+    for (; i + 64 <= hd; i += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            const uint16_t *vr = v + (size_t)j * stride + i;
+            __m512 pp = _mm512_set1_ps(p[j]);
+#define VH(o) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + (o))))
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pp, VH(0)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pp, VH(16)));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(pp, VH(32)));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(pp, VH(48)));
+#undef VH
+        }
+        _mm512_storeu_ps(out + i, a0);
+        _mm512_storeu_ps(out + i + 16, a1);
+        _mm512_storeu_ps(out + i + 32, a2);
+        _mm512_storeu_ps(out + i + 48, a3);
+    }
+    if (i < hd) {
+        for (int e = i; e < hd; e++)
+            out[e] = 0.0f;
+        for (int j = 0; j < n; j++)
+            eng__attn_axpy_f16_avx512(out + i, p[j], v + (size_t)j * stride + i, hd - i);
+    }
+}
+
+void eng__attn_wsum_f32_avx512(float *out, const float *p, const float *v, size_t stride, int n,
+                               int hd)
+{
+    int i = 0;
+    for (; i + 64 <= hd; i += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            const float *vr = v + (size_t)j * stride + i;
+            __m512 pp = _mm512_set1_ps(p[j]);
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pp, _mm512_loadu_ps(vr)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pp, _mm512_loadu_ps(vr + 16)));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(pp, _mm512_loadu_ps(vr + 32)));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(pp, _mm512_loadu_ps(vr + 48)));
+        }
+        _mm512_storeu_ps(out + i, a0);
+        _mm512_storeu_ps(out + i + 16, a1);
+        _mm512_storeu_ps(out + i + 32, a2);
+        _mm512_storeu_ps(out + i + 48, a3);
+    }
+    if (i < hd) {
+        for (int e = i; e < hd; e++)
+            out[e] = 0.0f;
+        for (int j = 0; j < n; j++)
+            eng__attn_axpy_f32_avx512(out + i, p[j], v + (size_t)j * stride + i, hd - i);
+    }
+}
+
+static inline __m512 exp_any16(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_mul_ps(p, z);
+    p = _mm512_add_ps(p, r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+void eng__swiglu_avx512(float *g, const float *u, size_t n)
+{
+    size_t i = 0;
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(g + i);
+        __m512 e = exp_any16(_mm512_sub_ps(zero, x));
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)),
+                                              _mm512_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + eng__exp_any(-g[i])) * u[i];
+}

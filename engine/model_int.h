@@ -49,6 +49,11 @@ struct eng__attn_kern {
     float (*softmax)(float *s, int n);
     void (*axpy_f16)(float *out, float p, const uint16_t *v, int hd);
     void (*axpy_f32)(float *out, float p, const float *v, int hd);
+    /* out[i] = sum over j < n, in order, of (p[j] * v_j[i]), v_j at v + j * stride */
+    void (*wsum_f16)(float *out, const float *p, const uint16_t *v, size_t stride, int n, int hd);
+    void (*wsum_f32)(float *out, const float *p, const float *v, size_t stride, int n, int hd);
+    /* g[i] = silu(g[i]) * u[i], silu(x) = x / (1 + eng__exp_any(-x)) */
+    void (*swiglu)(float *g, const float *u, size_t n);
     const char *isa;
 };
 #define ENG__DECL_ATTN(isa)                                                                       \
@@ -60,10 +65,40 @@ struct eng__attn_kern {
                                     int hd, float scale, float *out);                             \
     float eng__attn_softmax_##isa(float *s, int n);                                               \
     void eng__attn_axpy_f16_##isa(float *out, float p, const uint16_t *v, int hd);                \
-    void eng__attn_axpy_f32_##isa(float *out, float p, const float *v, int hd);
+    void eng__attn_axpy_f32_##isa(float *out, float p, const float *v, int hd);                   \
+    void eng__attn_wsum_f16_##isa(float *out, const float *p, const uint16_t *v, size_t stride,   \
+                                  int n, int hd);                                                 \
+    void eng__attn_wsum_f32_##isa(float *out, const float *p, const float *v, size_t stride,      \
+                                  int n, int hd);                                                 \
+    void eng__swiglu_##isa(float *g, const float *u, size_t n);
 ENG__DECL_ATTN(ref)
 ENG__DECL_ATTN(avx2)
 ENG__DECL_ATTN(avx512)
+/* exp(x) for any x: x is clamped to [-87, 88] first (so the result is finite and not
+ * subnormal-flushed in a way the twins could disagree on), then as eng__exp_neg. */
+static inline float eng__exp_any(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * z;
+    p = p + r;
+    p = p + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &bits, 4);
+    return p * s;
+}
+
 /* exp(x) for x <= 0 (softmax inputs): Cephes-style range reduction and degree-6 polynomial,
  * every step a separate multiply or add so the SIMD twins give the same bits; about 1 ulp;
  * 0 below -87.  NaN is not expected (callers pass finite scores). */

@@ -434,6 +434,43 @@ TEST(model_attention_kernels_are_bit_exact_twins)
             for (int j = 0; j < ns[a]; j++)
                 ASSERT(s1[j] == ref.dot_f32(q, kf2 + (size_t)j * STRIDE, hd) * 0.125f);
         }
+    /* weighted sums of value rows (p from a softmax) and SwiGLU */
+    for (size_t a = 0; a < SK_ARRAY_LEN(ns); a++)
+        for (int hd = 16; hd <= HD; hd += 56) { /* 16, 72 (tail), 128 */
+            float o[2][HD];
+            for (int j = 0; j < ns[a]; j++)
+                s1[j] = (float)eng_rng_uniform(&r);
+            for (int v = 0; v < 2; v++) {
+                ref.wsum_f16(o[0], s1, kh2, STRIDE, ns[a], hd);
+                var[v].wsum_f16(o[1], s1, kh2, STRIDE, ns[a], hd);
+                ASSERT_MSG(!memcmp(o[0], o[1], (size_t)hd * 4), "%s wsum_f16 n %d hd %d",
+                           var[v].isa, ns[a], hd);
+                ref.wsum_f32(o[0], s1, kf2, STRIDE, ns[a], hd);
+                var[v].wsum_f32(o[1], s1, kf2, STRIDE, ns[a], hd);
+                ASSERT_MSG(!memcmp(o[0], o[1], (size_t)hd * 4), "%s wsum_f32 n %d hd %d",
+                           var[v].isa, ns[a], hd);
+            }
+        }
+    {
+        enum { NS = 203 };
+        float g0[NS], g1[NS], g2[NS], u[NS];
+        for (int i = 0; i < NS; i++) {
+            g0[i] = (float)(eng_rng_uniform(&r) * 40 - 20);
+            u[i] = (float)(eng_rng_uniform(&r) * 2 - 1);
+        }
+        g0[0] = 0.0f, g0[1] = -200.0f, g0[2] = 200.0f, g0[3] = -0.0f;
+        memcpy(g1, g0, sizeof g0);
+        ref.swiglu(g1, u, NS);
+        for (int i = 0; i < NS; i++) { /* silu(x) * u within a few ulp of the libm value */
+            double x = g0[i], want = x / (1.0 + exp(-x)) * (double)u[i];
+            ASSERT_MSG(fabs((double)g1[i] - want) <= 1e-6 * fabs(want) + 1e-30, "swiglu(%g)", x);
+        }
+        for (int v = 0; v < 2; v++) {
+            memcpy(g2, g0, sizeof g0);
+            var[v].swiglu(g2, u, NS);
+            ASSERT_MSG(!memcmp(g1, g2, sizeof g1), "%s swiglu", var[v].isa);
+        }
+    }
     sk_free(kf2);
     sk_free(kh2);
     sk_free(s1);
