@@ -604,3 +604,55 @@ TEST(cache_corruption_while_open_disables_then_rebuilds)
     ASSERT_EQ(check_n(c, 1), 1);
     cache_close(c);
 }
+
+/* SIGKILL while every put also evicts (a full cache): the file stays consistent and the newest
+ * committed entries are there. */
+TEST_T(cache_sigkill_during_evicting_writes, 120)
+{
+    char path[700];
+    tmp_path(path, sizeof path, "cache.db");
+    enum { LIMIT = 50 };
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        struct cache_opts o = {.max_entries = LIMIT};
+        struct cache *c = NULL;
+        if (cache_open(path, &o, &c) != 0)
+            _exit(2);
+        for (int i = 0;; i++) {
+            if (put_n(c, i) != 0)
+                _exit(3);
+            if (write(p[1], &i, sizeof i) != sizeof i)
+                _exit(4);
+        }
+    }
+    close(p[1]);
+    int got = 0, last = -1, idx;
+    while (got < 700 && read(p[0], &idx, sizeof idx) == sizeof idx)
+        got++, last = idx;
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    while (read(p[0], &idx, sizeof idx) == sizeof idx)
+        got++, last = idx;
+    close(p[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    ASSERT(WIFSIGNALED(st));
+    struct cache_opts o = {.max_entries = LIMIT};
+    struct cache *c = NULL;
+    ASSERT_EQ(cache_open(path, &o, &c), 0);
+    ASSERT_EQ(count_corrupt_files(test_tmpdir()), 0);
+    ASSERT_EQ(cache__check(c), 0);
+    struct cache_stats s;
+    ASSERT_EQ(cache_stats(c, &s), 0);
+    ASSERT_EQ(s.entries, LIMIT);
+    ASSERT_GE(s.evictions, (uint64_t)(last + 1 - LIMIT));
+    /* At most one more put than reported can have committed: the newest LIMIT - 1 reported
+     * entries must all be present, and the oldest long gone. */
+    for (int i = last - (LIMIT - 2); i <= last; i++)
+        ASSERT_MSG(check_n(c, i) == 1, "entry %d lost", i);
+    ASSERT_EQ(check_n(c, 0), 0);
+    cache_close(c);
+}
