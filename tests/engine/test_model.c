@@ -167,10 +167,32 @@ TEST(model_rejects_bad_files)
 
 /* Batch invariance for one model file: logits and every KV entry of a 33-token sequence are
  * bit-identical whether the tokens are evaluated one at a time or in batches of b. */
-static void check_batch_invariance(const char *path, int kv_type)
+/* Chunk patterns: each covers the 33 tokens with calls of the listed sizes (repeated). */
+static const int pat_full[][12] = {{2}, {3}, {4}, {5}, {7}, {8}, {9}, {16}, {17}, {32, 1}, {33},
+                                   {1, 2, 3, 4, 5, 6, 7, 5}};
+static const int pat_short[][12] = {{32, 1}, {2, 3, 4, 5, 6, 7, 6}, {9, 8, 16}};
+
+static void eval_pattern(struct eng_model *m, const int32_t *toks, int n, const int *pat,
+                         float *out)
+{
+    int nv = eng_model_n_vocab(m), k = 0;
+    for (int i = 0; i < n; k++) {
+        int b = pat[k] ? pat[k] : pat[0];
+        if (!pat[k])
+            k = 0;
+        int c = SK_MIN(b, n - i);
+        int rc = eng_model_eval(m, toks + i, c, ENG_LOGITS_ALL);
+        ASSERT_MSG(rc == 0, "eval: %s", eng_strerror(rc));
+        for (int r = 0; r < c; r++)
+            memcpy(out + (size_t)(i + r) * nv, eng_model_logits(m, r), (size_t)nv * sizeof(float));
+        i += c;
+    }
+}
+
+static void check_batch_invariance(const char *path, int kv_type, int full)
 {
     enum { N = 33 };
-    static const int bs[] = {2, 3, 4, 5, 7, 8, 9, 16, 17, 32, 33};
+    int npat = full ? (int)SK_ARRAY_LEN(pat_full) : (int)SK_ARRAY_LEN(pat_short);
     struct tm_ t1 = open_model(path, kv_type, 64, 1, 1);
     int nv = eng_model_n_vocab(t1.m);
     const struct eng_hparams *hp = eng_model_hparams(t1.m);
@@ -181,20 +203,22 @@ static void check_batch_invariance(const char *path, int kv_type)
     float *got = sk_malloc((size_t)N * nv * sizeof(float));
     float *ka = sk_malloc((size_t)dkv * sizeof(float)), *kb = sk_malloc((size_t)dkv * sizeof(float));
     eval_all(t1.m, toks, N, 1, ref);
-    for (size_t i = 0; i < SK_ARRAY_LEN(bs); i++) {
+    for (int i = 0; i < npat; i++) {
+        const int *pat = full ? pat_full[i] : pat_short[i];
         /* 2 threads for the batched runs: threads must not matter either */
         struct tm_ tb = open_model(path, kv_type, 64, 2, 33);
-        eval_all(tb.m, toks, N, bs[i], got);
+        eval_pattern(tb.m, toks, N, pat, got);
         for (int r = 0; r < N; r++)
             ASSERT_MSG(!memcmp(ref + (size_t)r * nv, got + (size_t)r * nv, (size_t)nv * 4),
-                       "%s: batch %d: logits of token %d differ", path, bs[i], r);
+                       "%s: pattern %d (first call %d): logits of token %d differ", path, i,
+                       pat[0], r);
         for (int l = 0; l < nl; l++)
             for (int c = 0; c < N; c++)
                 for (int w = 0; w < 2; w++) {
                     ASSERT_EQ(eng_kv_read(t1.m, l, c, w, ka), 0);
                     ASSERT_EQ(eng_kv_read(tb.m, l, c, w, kb), 0);
-                    ASSERT_MSG(!memcmp(ka, kb, (size_t)dkv * 4), "%s: batch %d: %s l%d c%d",
-                               path, bs[i], w ? "V" : "K", l, c);
+                    ASSERT_MSG(!memcmp(ka, kb, (size_t)dkv * 4), "%s: pattern %d: %s l%d c%d",
+                               path, i, w ? "V" : "K", l, c);
                 }
         close_model(&tb);
     }
@@ -215,7 +239,8 @@ TEST_T(model_batch_invariance_all_types, 300)
         /* --pure so every weight really has the type (Q6_K output otherwise) */
         const char *p = make_model(name, "--preset", "tiny", "--type", types[i], "--pure",
                                    "--n-layer", "1", "--seed", "3", NULL);
-        check_batch_invariance(p, i % 2 ? ENG_TYPE_F32 : ENG_TYPE_F16);
+        /* every chunk size 1..33 for three types, three mixed patterns for the rest */
+        check_batch_invariance(p, i % 2 ? ENG_TYPE_F32 : ENG_TYPE_F16, i % 5 == 0);
         unlink(p);
     }
 }
@@ -225,7 +250,7 @@ TEST(model_batch_invariance_mixed_mha)
     /* Q4_K_M mixing (Q6_K output, Q6_K attn_v/ffn_down) and MHA */
     const char *p = make_model("mix", "--preset", "tiny", "--type", "Q4_K_M", "--n-head-kv", "4",
                                NULL);
-    check_batch_invariance(p, ENG_TYPE_F16);
+    check_batch_invariance(p, ENG_TYPE_F16, 0);
 }
 
 TEST(model_rollback_and_prefix_reuse_are_exact)
@@ -278,6 +303,12 @@ TEST(model_cancel_and_errors_leave_state)
     int nv = eng_model_n_vocab(t.m);
     int32_t toks[12];
     make_tokens(toks, 12, nv, 5);
+    /* eval allocates nothing: with every allocation failing it still works */
+    sk_alloc_fail_after(0);
+    ASSERT_EQ(eng_model_eval(t.m, toks, 5, ENG_LOGITS_ALL), 0);
+    ASSERT_EQ(eng_model_eval(t.m, toks, 1, ENG_LOGITS_LAST), 0);
+    ASSERT_EQ(eng_kv_truncate(t.m, 0), 0);
+    sk_alloc_fail_after(-1);
     _Atomic int flag = 1;
     eng_model_set_cancel(t.m, &flag);
     ASSERT_EQ(eng_model_eval(t.m, toks, 4, ENG_LOGITS_ALL), ENG_ECANCELLED);
