@@ -709,6 +709,16 @@ int cache_open(const char *path, const struct cache_opts *opts, struct cache **o
     rc = make_parent_dirs(path);
     if (rc)
         goto fail;
+    if (path == defpath) {
+        /* Our own folder (…/seekd): keep it private even if something else created it.  A
+         * caller-chosen path's folder is the caller's business. */
+        char *slash = strrchr(defpath, '/');
+        struct stat st;
+        *slash = 0;
+        if (stat(defpath, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077))
+            chmod(defpath, 0700);
+        *slash = '/';
+    }
     rc = open_db(c);
     if (rc == CACHE_E_CORRUPT) {
         rc = move_aside(path);

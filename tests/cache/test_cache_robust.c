@@ -91,6 +91,22 @@ TEST(cache_file_modes_are_private)
         ASSERT_EQ(st.st_mode & 0777, 0600);
     }
     cache_close(c);
+    /* The default location's folder is made private even if it already existed. */
+    char xdg[600], def[700];
+    snprintf(xdg, sizeof xdg, "%s/xdg", test_tmpdir());
+    snprintf(def, sizeof def, "%s/seekd", xdg);
+    ASSERT_EQ(mkdir(xdg, 0755), 0);
+    ASSERT_EQ(mkdir(def, 0755), 0);
+    setenv("XDG_CACHE_HOME", xdg, 1);
+    ASSERT_EQ(cache_open(NULL, NULL, &c), 0);
+    cache_close(c);
+    ASSERT_EQ(stat(def, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0700);
+    snprintf(def, sizeof def, "%s/seekd/cache.db", xdg);
+    ASSERT_EQ(stat(def, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+    ASSERT_EQ(stat(xdg, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0755); /* not ours to change */
     /* A pre-existing file with loose permissions is tightened. */
     chmod(path, 0644);
     ASSERT_EQ(cache_open(path, NULL, &c), 0);
