@@ -404,7 +404,7 @@ TEST(gguf_malformed_suite)
     ASSERT_EQ(sk_alloc_live_bytes(), 0);
 }
 
-TEST(gguf_missing_file_and_allocation_failure)
+TEST(gguf_missing_or_empty_file)
 {
     char err[512];
     struct eng_gguf *g;
