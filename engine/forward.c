@@ -310,8 +310,12 @@ int eng_model_eval(struct eng_model *m, const int32_t *tokens, int n, enum eng_l
         norm_rows(m, m->xn, m->x, L->ffn_norm.data, n);
         mm(m, &L->w_gate, m->xn, n, m->gate);
         mm(m, &L->w_up, m->xn, n, m->up);
-        struct ew_job sw = {m, 1, m->gate, m->up, NULL, 0, (size_t)n * (size_t)F};
-        eng_pool_run(m->pool, ew_task, &sw);
+        if ((size_t)n * (size_t)F <= 16384) { /* decode: cheaper than a pool dispatch */
+            m->ak.swiglu(m->gate, m->up, (size_t)n * (size_t)F);
+        } else {
+            struct ew_job sw = {m, 1, m->gate, m->up, NULL, 0, (size_t)n * (size_t)F};
+            eng_pool_run(m->pool, ew_task, &sw);
+        }
         mm(m, &L->w_down, m->gate, n, m->xn);
         for (size_t i = 0; i < (size_t)n * E; i++)
             m->x[i] += m->xn[i];
