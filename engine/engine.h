@@ -323,14 +323,19 @@ int eng_matmul(struct eng_pool *pool, const struct eng_tensor *w, const float *x
  * A model is used by one thread at a time (its own thread pool does the parallel work); the
  * cancel flag may be set from any thread.
  *
- * NUMERICS GUARANTEE (batch invariance).  For a given model file, KV type and machine (the
- * kernel variant is chosen once from CPUID), the logits of a token and the K/V it writes
- * depend only on the token sequence up to and including it: never on how the tokens were
- * split into eval calls, on n_threads, or on which other tokens share the call.  Every matmul
- * row, norm, rope and attention of a token is computed with the same operations in the same
- * order whatever the batch, so "evaluated alone" and "inside a batch" (any size up to
- * n_batch) are bit-identical.  There is no separate large-batch path today; if one is added it
- * will be used only for calls of more than 32 tokens and this comment will say so. */
+ * NUMERICS GUARANTEE (batch invariance).  For a given model file and KV type, the logits of a
+ * token and the K/V it writes depend only on the token sequence up to and including it: never
+ * on how the tokens were split into eval calls (1 token, 2..32 for speculative verification,
+ * or a prompt chunk of any size up to n_batch), on n_threads, on which other tokens share the
+ * call, or on a rollback (eng_kv_truncate) or prefix reuse that happened before.  Every matmul
+ * row, norm, RoPE, attention and SwiGLU of a token is computed with the same operations in the
+ * same order whatever the batch; threads only decide who computes a piece.  The SIMD kernels
+ * (AVX2, AVX-512) are bit-exact twins of the plain-C reference, so the bits are also the same
+ * on every x86 CPU (given the same libm: the RoPE table uses cos/sin/pow in double).  There is
+ * no separate large-batch path: the guarantee holds for every chunk size up to n_batch.  If a
+ * faster path (BLAS, big int8 GEMM) is ever added it will only take calls of more than 32
+ * tokens and this comment will say what it changes.  Tested: tests/engine/test_model.c
+ * (logits and every KV entry, 1 vs 2..33, all weight types, F16 and F32 KV, 1 vs 2 threads). */
 struct eng_model;
 struct eng_model_params {
     int n_ctx;      /* KV cells (max positions); 0 = min(n_ctx_train, 4096); at most 65536 */
