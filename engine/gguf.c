@@ -853,7 +853,7 @@ int eng_gguf_arr_f(const struct eng_gguf_arr *a, uint64_t i, double *out)
     if (a->type == ENG_GGUF_F32) {
         float f;
         memcpy(&f, a->data + i * 4, 4);
-        *out = f;
+        *out = (double)f;
         return 0;
     }
     if (a->type == ENG_GGUF_F64) {

@@ -124,15 +124,15 @@ static void merge_insert(struct eng_vocab *v, int32_t l, int32_t r, int32_t rank
 
 static const char *const eot_texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
                                         "<|endoftext|>", "<EOT>",
-                                        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"};
+                                        ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>")};
 static const char *const fim_pre_texts[] = {"<|fim_prefix|>", "<fim-prefix>",
-                                            "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>",
+                                            ("<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>"),
                                             "<PRE>"};
 static const char *const fim_suf_texts[] = {"<|fim_suffix|>", "<fim-suffix>",
-                                            "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+                                            ("<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>"),
                                             "<SUF>"};
 static const char *const fim_mid_texts[] = {"<|fim_middle|>", "<fim-middle>",
-                                            "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>",
+                                            ("<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>"),
                                             "<MID>"};
 static const char *const fim_pad_texts[] = {"<|fim_pad|>", "<fim-pad>", "<PAD>"};
 static const char *const fim_rep_texts[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>",
