@@ -130,4 +130,54 @@ char *ctx_doc_sexp(const ctx_doc *doc);
  * and the seekd/syntaxTree check); caller frees with sk_free. */
 char *ctx_sexp_fresh(enum ctx_lang lang, const char *text, size_t len);
 
+/* ==== completion post-processing ============================================================
+ * What the model wrote between prefix and suffix is cleaned before it is shown:
+ *  - mode: single-line when the cursor's line continues after the cursor with code (only closing
+ *    brackets, quotes, ';' and ',' do not count) or the cursor is inside a comment or string;
+ *    multi-line when the line before the cursor is blank or ends with a block opener ('{', '('
+ *    or '[' with nothing after the cursor on the line, ':' in Python, '=>' in JS/TS).
+ *    Single-line keeps the first line only.
+ *  - multi-line stops: at the end of the block enclosing the cursor (found by parsing prefix +
+ *    completion + suffix with tree-sitter), at a line indented less than the block, and where the
+ *    completion starts repeating the suffix's next line.
+ *  - overlap: an end of the completion equal to the start of the suffix is removed (the text
+ *    appears once), unless that would unpair brackets opened inside the completion.
+ *  - brackets: closers for brackets the prefix opened and the suffix already closes are not
+ *    kept twice (single-line: the inline item may instead replace those suffix bytes, see
+ *    suffix_replace); brackets the completion opened and left open are closed at its end, except
+ *    the ones the suffix closes.
+ * prefix and suffix are windows around the cursor (the prompt's windows: the parse costs about
+ * their size); nothing is kept.  Strings and comments are skipped when counting brackets. */
+enum ctx_post_mode {
+    CTX_POST_SINGLE_LINE = 1,
+    CTX_POST_MULTI_LINE = 2,
+};
+/* What ctx_postprocess changed (bits of ctx_post_result.applied). */
+enum {
+    CTX_POST_CUT_LINE = 1 << 0,    /* single-line: cut at the first newline */
+    CTX_POST_CUT_BLOCK = 1 << 1,   /* cut at the end of the enclosing block (tree-sitter) */
+    CTX_POST_CUT_INDENT = 1 << 2,  /* cut at a line leaving the block's indentation */
+    CTX_POST_CUT_REPEAT = 1 << 3,  /* cut where the suffix starts being repeated */
+    CTX_POST_OVERLAP = 1 << 4,     /* removed an overlap with the suffix */
+    CTX_POST_DUP_CLOSER = 1 << 5,  /* dropped closers the suffix already has */
+    CTX_POST_BALANCED = 1 << 6,    /* appended closers */
+    CTX_POST_REPLACE = 1 << 7,     /* suffix_replace > 0 */
+};
+struct ctx_post_result {
+    char *text;            /* sk_malloc'd, NUL-terminated, may be empty; free with sk_free */
+    size_t len;
+    size_t suffix_replace; /* bytes at the start of the suffix (same line) the text replaces */
+    enum ctx_post_mode mode;
+    unsigned applied;      /* CTX_POST_* bits */
+};
+/* The mode for a cursor between prefix and suffix. */
+enum ctx_post_mode ctx_post_mode_at(enum ctx_lang lang, const char *prefix, size_t prefix_len,
+                                    const char *suffix, size_t suffix_len);
+/* Post-processes completion[0..completion_len).  Returns 0 (out filled; out->text owned by the
+ * caller), -EINVAL (NULL pointer with a non-zero length) or -ENOMEM (out untouched).  Any
+ * language works (NONE skips the parse-based steps). */
+int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t prefix_len, const char *suffix,
+                    size_t suffix_len, const char *completion, size_t completion_len,
+                    struct ctx_post_result *out);
+
 #endif

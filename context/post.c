@@ -1,0 +1,597 @@
+/*
+ * Completion post-processing (see context.h): decides single- or multi-line from the cursor's
+ * surroundings, cuts a raw model completion where it leaves the block, repeats the suffix or
+ * overlaps it, and pairs up brackets.  Workload: one call per completion candidate, on prompt
+ * windows of a few KB; one tree-sitter parse of prefix + completion + suffix and one of prefix +
+ * suffix per call, plus linear scans.
+ */
+#include "ctx_int.h"
+
+#include "base.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- a growable byte string ---------------------------------------------------------------- */
+struct str {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void str_put(struct str *s, const char *t, size_t n)
+{
+    if (s->oom)
+        return;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = (s->len + n + 1) * 2;
+        char *np = sk_realloc(s->p, cap);
+        if (!np) {
+            s->oom = 1;
+            return;
+        }
+        s->p = np;
+        s->cap = cap;
+    }
+    memcpy(s->p + s->len, t, n);
+    s->len += n;
+    s->p[s->len] = 0;
+}
+
+/* ---- bracket scanning that skips strings and comments -------------------------------------- */
+static int c_like(enum ctx_lang lang)
+{
+    return lang != CTX_LANG_PYTHON && lang != CTX_LANG_BASH && lang != CTX_LANG_JSON &&
+           lang != CTX_LANG_NONE;
+}
+
+static char closer_of(char o) { return o == '(' ? ')' : o == '[' ? ']' : '}'; }
+static int is_opener(char c) { return c == '(' || c == '[' || c == '{'; }
+static int is_closer(char c) { return c == ')' || c == ']' || c == '}'; }
+
+#define MAX_DEPTH 256
+
+struct brackets {
+    char open[MAX_DEPTH];    /* unclosed openers, innermost last */
+    size_t open_pos[MAX_DEPTH];
+    int n;
+    /* Closers with no opener in the scanned text (they close something before it). */
+    size_t extra_pos[MAX_DEPTH];
+    char extra[MAX_DEPTH];
+    int n_extra;
+    int in_string, in_comment; /* state at the end */
+};
+
+/* Scans t[0..n) for brackets outside strings and comments. */
+static void scan_brackets(enum ctx_lang lang, const char *t, size_t n, struct brackets *b)
+{
+    memset(b, 0, sizeof *b);
+    int line_comment = 0, block_comment = 0;
+    char quote = 0;
+    int triple = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (line_comment) {
+            if (c == '\n')
+                line_comment = 0;
+            continue;
+        }
+        if (block_comment) {
+            if (c == '*' && i + 1 < n && t[i + 1] == '/') {
+                block_comment = 0;
+                i++;
+            }
+            continue;
+        }
+        if (quote) {
+            if (c == '\\' && quote != '`') {
+                i++;
+            } else if (triple) {
+                if (c == quote && i + 2 < n && t[i + 1] == quote && t[i + 2] == quote) {
+                    quote = 0;
+                    i += 2;
+                }
+            } else if (c == quote) {
+                quote = 0;
+            } else if (c == '\n' && quote != '`') {
+                quote = 0; /* unterminated: stop at the line end */
+            }
+            continue;
+        }
+        if (c_like(lang) && c == '/' && i + 1 < n && (t[i + 1] == '/' || t[i + 1] == '*')) {
+            if (t[i + 1] == '/')
+                line_comment = 1;
+            else
+                block_comment = 1;
+            i++;
+            continue;
+        }
+        if ((lang == CTX_LANG_PYTHON || lang == CTX_LANG_BASH) && c == '#') {
+            line_comment = 1;
+            continue;
+        }
+        if (c == '"' || (c == '\'' && lang != CTX_LANG_JSON) ||
+            (c == '`' && (lang == CTX_LANG_JAVASCRIPT || lang == CTX_LANG_TYPESCRIPT ||
+                          lang == CTX_LANG_TSX || lang == CTX_LANG_GO || lang == CTX_LANG_BASH))) {
+            /* Rust lifetimes ('a) are not char literals: a quote that does not close within
+             * the next two or three bytes is not a string. */
+            if (c == '\'' && lang == CTX_LANG_RUST &&
+                !(i + 2 < n && t[i + 2] == '\'') && !(i + 3 < n && t[i + 1] == '\\' && t[i + 3] == '\''))
+                continue;
+            quote = c;
+            triple = lang == CTX_LANG_PYTHON && i + 2 < n && t[i + 1] == c && t[i + 2] == c;
+            if (triple)
+                i += 2;
+            continue;
+        }
+        if (is_opener(c)) {
+            if (b->n < MAX_DEPTH) {
+                b->open_pos[b->n] = i;
+                b->open[b->n++] = c;
+            }
+        } else if (is_closer(c)) {
+            if (b->n > 0) {
+                b->n--;
+            } else if (b->n_extra < MAX_DEPTH) {
+                b->extra_pos[b->n_extra] = i;
+                b->extra[b->n_extra++] = c;
+            }
+        }
+    }
+    b->in_string = quote != 0;
+    b->in_comment = line_comment || block_comment;
+}
+
+/* ---- lines ----------------------------------------------------------------------------------- */
+static size_t line_start_before(const char *t, size_t at)
+{
+    while (at > 0 && t[at - 1] != '\n')
+        at--;
+    return at;
+}
+
+static size_t indent_width(const char *t, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n && (t[i] == ' ' || t[i] == '\t'); i++)
+        w += t[i] == '\t' ? 4 : 1;
+    return w;
+}
+
+static size_t skip_ws(const char *t, size_t n, size_t i)
+{
+    while (i < n && (t[i] == ' ' || t[i] == '\t'))
+        i++;
+    return i;
+}
+
+static int blank(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r' && t[i] != '\n')
+            return 0;
+    return 1;
+}
+
+/* t[a..b) without surrounding blanks, compared with u[c..d) likewise. */
+static int trimmed_equal(const char *t, size_t a, size_t b, const char *u, size_t c, size_t d)
+{
+    while (a < b && (t[a] == ' ' || t[a] == '\t'))
+        a++;
+    while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t' || t[b - 1] == '\r'))
+        b--;
+    while (c < d && (u[c] == ' ' || u[c] == '\t'))
+        c++;
+    while (d > c && (u[d - 1] == ' ' || u[d - 1] == '\t' || u[d - 1] == '\r'))
+        d--;
+    return b - a == d - c && memcmp(t + a, u + c, b - a) == 0;
+}
+
+/* ---- tree-sitter helpers ------------------------------------------------------------------- */
+static int block_like(const char *type)
+{
+    static const char *names[] = {"compound_statement", "declaration_list",
+                                  "field_declaration_list", "enumerator_list", "initializer_list",
+                                  "statement_block", "class_body", "interface_body", "enum_body",
+                                  "object", "array", "literal_value", "match_block", "do_group",
+                                  "switch_body", "object_type", "block", "body"};
+    for (size_t i = 0; i < SK_ARRAY_LEN(names); i++)
+        if (strcmp(type, names[i]) == 0)
+            return 1;
+    size_t n = strlen(type);
+    return (n > 6 && strcmp(type + n - 6, "_block") == 0) ||
+           (n > 5 && strcmp(type + n - 5, "_body") == 0);
+}
+
+/* Parses a ++ b ++ c; NULL for NONE. */
+static TSTree *parse3(enum ctx_lang lang, const char *a, size_t an, const char *b, size_t bn,
+                      const char *c, size_t cn, struct str *buf)
+{
+    if (lang == CTX_LANG_NONE)
+        return NULL;
+    buf->len = 0;
+    str_put(buf, a, an);
+    str_put(buf, b, bn);
+    str_put(buf, c, cn);
+    if (buf->oom || buf->len > UINT32_MAX - 1)
+        return NULL;
+    return ctx__parse_fresh(lang, buf->p ? buf->p : "", buf->len);
+}
+
+/* ---- mode ---------------------------------------------------------------------------------- */
+static int in_comment_or_string(enum ctx_lang lang, const char *prefix, size_t plen,
+                                const char *suffix, size_t slen)
+{
+    struct str buf = {0};
+    TSTree *tree = parse3(lang, prefix, plen, "", 0, suffix, slen, &buf);
+    int r = 0;
+    if (tree && plen > 0) {
+        TSNode n = ts_node_descendant_for_byte_range(ts_tree_root_node(tree), (uint32_t)plen - 1,
+                                                     (uint32_t)plen);
+        for (; !ts_node_is_null(n); n = ts_node_parent(n)) {
+            const char *type = ts_node_type(n);
+            if ((strstr(type, "comment") || strstr(type, "string")) &&
+                ts_node_start_byte(n) < plen && ts_node_end_byte(n) > plen) {
+                r = 1;
+                break;
+            }
+        }
+    } else if (!tree) {
+        /* Without a grammar, the bracket scanner knows about quotes and comments. */
+        struct brackets b;
+        scan_brackets(lang, prefix, plen, &b);
+        r = b.in_string || b.in_comment;
+    }
+    if (tree)
+        ts_tree_delete(tree);
+    sk_free(buf.p);
+    return r;
+}
+
+enum ctx_post_mode ctx_post_mode_at(enum ctx_lang lang, const char *prefix, size_t plen,
+                                    const char *suffix, size_t slen)
+{
+    if (!prefix)
+        plen = 0;
+    if (!suffix)
+        slen = 0;
+    /* The rest of the line after the cursor: real code there means a middle-of-line insert. */
+    for (size_t i = 0; i < slen && suffix[i] != '\n'; i++)
+        if (!strchr(")]}\"'`;, \t\r", suffix[i]))
+            return CTX_POST_SINGLE_LINE;
+    if (in_comment_or_string(lang, prefix, plen, suffix, slen))
+        return CTX_POST_SINGLE_LINE;
+    size_t ls = line_start_before(prefix, plen);
+    size_t e = plen;
+    while (e > ls && (prefix[e - 1] == ' ' || prefix[e - 1] == '\t'))
+        e--;
+    if (e == ls)
+        return CTX_POST_MULTI_LINE; /* blank line so far */
+    char last = prefix[e - 1];
+    /* After '(' or '[' with the pair auto-closed on the line, the user is typing arguments. */
+    int line_rest_blank = 1;
+    for (size_t i = 0; i < slen && suffix[i] != '\n'; i++)
+        if (suffix[i] != ' ' && suffix[i] != '\t' && suffix[i] != '\r')
+            line_rest_blank = 0;
+    if (last == '{' || ((last == '(' || last == '[') && line_rest_blank) ||
+        (lang == CTX_LANG_PYTHON && last == ':'))
+        return CTX_POST_MULTI_LINE;
+    if ((lang == CTX_LANG_JAVASCRIPT || lang == CTX_LANG_TYPESCRIPT || lang == CTX_LANG_TSX) &&
+        e - ls >= 2 && prefix[e - 2] == '=' && last == '>')
+        return CTX_POST_MULTI_LINE;
+    return CTX_POST_SINGLE_LINE;
+}
+
+/* ---- the steps ------------------------------------------------------------------------------- */
+/* Number of closers at the start of the suffix's bracket structure that close something before
+ * it (opened in the prefix or the completion). */
+static int suffix_outer_closers(enum ctx_lang lang, const char *suffix, size_t slen)
+{
+    struct brackets b;
+    scan_brackets(lang, suffix, slen, &b);
+    return b.n_extra;
+}
+
+/* Multi-line: cut before the first line that leaves the block by indentation.  A line of
+ * closers at a smaller indentation is kept (and ends the completion) when it closes prefix
+ * brackets that the suffix does not close. */
+static size_t cut_indent(enum ctx_lang lang, const char *prefix, size_t plen, const char *c,
+                         size_t n, int suffix_short, int *applied)
+{
+    size_t ls = line_start_before(prefix, plen);
+    size_t lp_end = skip_ws(prefix, plen, ls);
+    int line_blank = lp_end == plen;
+    size_t base = indent_width(prefix + ls, plen - ls);
+    if (line_blank) {
+        /* The completion's first line starts at the cursor: its own leading blanks add. */
+        base += indent_width(c, n);
+    }
+    int opened = !line_blank; /* the cursor line ends with an opener: a new block */
+    (void)lang;
+    size_t i = 0;
+    while (i < n && c[i] != '\n')
+        i++;
+    while (i < n) {
+        size_t s = i + 1, e = s;
+        while (e < n && c[e] != '\n')
+            e++;
+        if (!blank(c + s, e - s)) {
+            size_t w = indent_width(c + s, e - s);
+            size_t f = skip_ws(c, e, s);
+            int closer_line = is_closer(c[f]);
+            if (opened ? w <= base : w < base) {
+                if (opened && w == base && closer_line)
+                    return e; /* closes the block the cursor line opened: keep, stop after */
+                if (!opened && closer_line && suffix_short)
+                    return e;
+                *applied |= CTX_POST_CUT_INDENT;
+                return i; /* before the newline that starts this line */
+            }
+        }
+        i = e;
+    }
+    return n;
+}
+
+/* Multi-line: cut before the line where the completion starts repeating the suffix. */
+static size_t cut_repeat(const char *prefix, size_t plen, const char *c, size_t n,
+                         const char *suffix, size_t slen, int *applied)
+{
+    /* The suffix's first non-blank line, skipping the rest of the cursor's line. */
+    size_t a = 0;
+    while (a < slen && suffix[a] != '\n')
+        a++;
+    size_t s1 = a, e1 = a;
+    while (s1 < slen) {
+        s1++;
+        e1 = s1;
+        while (e1 < slen && suffix[e1] != '\n')
+            e1++;
+        if (!blank(suffix + s1, e1 - s1))
+            break;
+        s1 = e1;
+    }
+    if (s1 >= slen)
+        return n;
+    size_t ls = line_start_before(prefix, plen);
+    int first_counts = skip_ws(prefix, plen, ls) == plen; /* line 0 is a whole line */
+    size_t i = 0;
+    for (int line = 0; i <= n; line++) {
+        size_t s = line == 0 ? 0 : i + 1, e = s;
+        if (line > 0 && i >= n)
+            break;
+        while (e < n && c[e] != '\n')
+            e++;
+        if ((line > 0 || first_counts) && !blank(c + s, e - s) &&
+            trimmed_equal(c, s, e, suffix, s1, e1)) {
+            /* A short line ("}", "end") repeats by chance: then the next lines must match too. */
+            size_t tl = e1 - s1;
+            int sure = tl - (skip_ws(suffix, e1, s1) - s1) >= 4 || e >= n;
+            if (!sure && e < n) {
+                size_t s2 = e + 1, e2 = s2;
+                while (e2 < n && c[e2] != '\n')
+                    e2++;
+                size_t t2 = e1 < slen ? e1 + 1 : e1, u2 = t2;
+                while (u2 < slen && suffix[u2] != '\n')
+                    u2++;
+                sure = trimmed_equal(c, s2, e2, suffix, t2, u2) && !blank(c + s2, e2 - s2);
+            }
+            if (sure) {
+                *applied |= CTX_POST_CUT_REPEAT;
+                return line == 0 ? 0 : i;
+            }
+        }
+        if (e >= n)
+            break;
+        i = e;
+    }
+    return n;
+}
+
+/* Multi-line: cut at the end of the block enclosing the cursor when the completion closes it and
+ * goes on.  Keeps the closer unless the suffix starts with the same one. */
+static size_t cut_block(enum ctx_lang lang, const char *prefix, size_t plen, const char *c,
+                        size_t n, const char *suffix, size_t slen, int *applied)
+{
+    struct str buf = {0};
+    TSTree *tree = parse3(lang, prefix, plen, c, n, suffix, slen, &buf);
+    size_t cut = n;
+    if (!tree) {
+        sk_free(buf.p);
+        return n;
+    }
+    TSNode node = ts_node_descendant_for_byte_range(ts_tree_root_node(tree), (uint32_t)plen,
+                                                    (uint32_t)plen);
+    for (; !ts_node_is_null(node); node = ts_node_parent(node)) {
+        /* A block starting at the cursor encloses it too (Python's block starts at its first
+         * statement). */
+        if (ts_node_start_byte(node) <= plen && block_like(ts_node_type(node)))
+            break;
+    }
+    if (!ts_node_is_null(node)) {
+        size_t end = ts_node_end_byte(node);
+        if (end > plen && end < plen + n && !blank(c + (end - plen), n - (end - plen))) {
+            cut = end - plen;
+            *applied |= CTX_POST_CUT_BLOCK;
+            /* The block's closer is in the completion; the suffix has its own? */
+            size_t f = 0;
+            while (f < slen && (suffix[f] == ' ' || suffix[f] == '\t' || suffix[f] == '\r' ||
+                                suffix[f] == '\n'))
+                f++;
+            if (cut > 0 && is_closer(c[cut - 1]) && f < slen && suffix[f] == c[cut - 1]) {
+                cut--;
+                size_t k = cut;
+                while (k > 0 && (c[k - 1] == ' ' || c[k - 1] == '\t'))
+                    k--;
+                if (k == 0 || c[k - 1] == '\n')
+                    cut = k > 0 ? k - 1 : 0; /* the closer had its own line: drop the line */
+                *applied |= CTX_POST_DUP_CLOSER;
+            }
+        }
+    }
+    ts_tree_delete(tree);
+    sk_free(buf.p);
+    return cut;
+}
+
+/* Removes the longest end of c equal to the start of the suffix, unless that end holds a closer
+ * paired inside c. */
+static size_t cut_overlap(enum ctx_lang lang, const char *c, size_t n, const char *suffix,
+                          size_t slen, int *applied)
+{
+    size_t max = n < slen ? n : slen;
+    for (size_t k = max; k > 0; k--) {
+        if (memcmp(c + n - k, suffix, k) != 0)
+            continue;
+        if (blank(suffix, k))
+            continue; /* whitespace overlaps are left to the trim */
+        /* Brackets in the kept part must not lose their partners. */
+        struct brackets whole, kept;
+        scan_brackets(lang, c, n, &whole);
+        scan_brackets(lang, c, n - k, &kept);
+        int paired_in_tail = 0;
+        for (size_t i = n - k; i < n; i++)
+            if (is_closer(c[i]))
+                paired_in_tail++;
+        /* Closers in the tail that were extra in the whole completion are the suffix's. */
+        int extra_in_tail = 0;
+        for (int j = 0; j < whole.n_extra; j++)
+            if (whole.extra_pos[j] >= n - k)
+                extra_in_tail++;
+        if (paired_in_tail != extra_in_tail)
+            continue;
+        *applied |= CTX_POST_OVERLAP;
+        return n - k;
+    }
+    return n;
+}
+
+int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const char *suffix,
+                    size_t slen, const char *completion, size_t clen,
+                    struct ctx_post_result *out)
+{
+    if ((!prefix && plen) || (!suffix && slen) || (!completion && clen) || !out ||
+        (unsigned)lang >= CTX_LANG__COUNT)
+        return -EINVAL;
+    if (!prefix)
+        prefix = "";
+    if (!suffix)
+        suffix = "";
+    if (!completion)
+        completion = "";
+    int applied = 0;
+    size_t replace = 0;
+    enum ctx_post_mode mode = ctx_post_mode_at(lang, prefix, plen, suffix, slen);
+    const char *c = completion;
+    size_t n = clen;
+
+    struct brackets pb;
+    scan_brackets(lang, prefix, plen, &pb);
+    int outer = suffix_outer_closers(lang, suffix, slen);
+
+    if (mode == CTX_POST_SINGLE_LINE) {
+        size_t i = 0;
+        while (i < n && c[i] != '\n')
+            i++;
+        if (i < n) {
+            n = i;
+            applied |= CTX_POST_CUT_LINE;
+        }
+        while (n > 0 && c[n - 1] == '\r')
+            n--;
+    } else {
+        n = cut_repeat(prefix, plen, c, n, suffix, slen, &applied);
+        n = cut_indent(lang, prefix, plen, c, n, outer < pb.n, &applied);
+        n = cut_block(lang, prefix, plen, c, n, suffix, slen, &applied);
+    }
+    n = cut_overlap(lang, c, n, suffix, slen, &applied);
+
+    /* Closers of prefix brackets that the suffix closes too. */
+    struct brackets cb;
+    scan_brackets(lang, c, n, &cb);
+    if (cb.n_extra > 0 && outer >= pb.n && pb.n > 0) {
+        size_t first = cb.extra_pos[0];
+        size_t eol = 0;
+        while (eol < slen && suffix[eol] != '\n')
+            eol++;
+        /* Single-line: when the rest of the suffix's line is only closers and punctuation that
+         * the completion's tail spells out, the item replaces it instead of dropping ours. */
+        size_t si = 0, ci = first;
+        while (ci < n && si < eol) {
+            if (suffix[si] == ' ' || suffix[si] == '\t' || suffix[si] == '\r') {
+                si++;
+                continue;
+            }
+            if (c[ci] == suffix[si])
+                si++;
+            ci++;
+        }
+        if (mode == CTX_POST_SINGLE_LINE && si == eol && eol > 0) {
+            replace = eol;
+            while (replace > 0 && suffix[replace - 1] == '\r')
+                replace--;
+            applied |= CTX_POST_REPLACE;
+        } else {
+            n = first;
+            if (mode == CTX_POST_MULTI_LINE) {
+                size_t k = n;
+                while (k > 0 && (c[k - 1] == ' ' || c[k - 1] == '\t'))
+                    k--;
+                if (k > 0 && c[k - 1] == '\n')
+                    n = k - 1;
+            }
+            applied |= CTX_POST_DUP_CLOSER;
+            scan_brackets(lang, c, n, &cb);
+        }
+    }
+
+    struct str o = {0};
+    if (mode == CTX_POST_MULTI_LINE) {
+        while (n > 0 && (c[n - 1] == ' ' || c[n - 1] == '\t' || c[n - 1] == '\n' ||
+                         c[n - 1] == '\r'))
+            n--;
+    }
+    str_put(&o, c, n);
+    /* Close what the completion opened (multi-line, or single-line when the model stopped on
+     * its own within the line), less what the suffix's spare closers close. */
+    int ended_inside_line = mode == CTX_POST_SINGLE_LINE && !(applied & CTX_POST_CUT_LINE);
+    if ((mode == CTX_POST_MULTI_LINE || ended_inside_line) && cb.n > 0 && !cb.in_string &&
+        !cb.in_comment) {
+        int spare = outer - (pb.n - cb.n_extra);
+        if (spare < 0)
+            spare = 0;
+        int need = cb.n - spare;
+        for (int j = cb.n - 1; j >= cb.n - need && j >= 0; j--) {
+            char cl = closer_of(cb.open[j]);
+            if (cb.open[j] == '{' && mode == CTX_POST_MULTI_LINE) {
+                /* On its own line, at the indentation of the opener's line (cursor line for the
+                 * completion's first line). */
+                size_t ls = line_start_before(c, cb.open_pos[j]);
+                const char *lt = c + ls;
+                size_t ll = cb.open_pos[j] - ls;
+                if (ls == 0) {
+                    size_t pls = line_start_before(prefix, plen);
+                    lt = prefix + pls;
+                    ll = plen - pls;
+                }
+                size_t wl = skip_ws(lt, ll, 0);
+                str_put(&o, "\n", 1);
+                str_put(&o, lt, wl);
+            }
+            str_put(&o, &cl, 1);
+            applied |= CTX_POST_BALANCED;
+        }
+    }
+    if (!o.p && !o.oom)
+        str_put(&o, "", 0);
+    if (o.oom) {
+        sk_free(o.p);
+        return -ENOMEM;
+    }
+    out->text = o.p;
+    out->len = o.len;
+    out->suffix_replace = replace;
+    out->mode = mode;
+    out->applied = (unsigned)applied;
+    return 0;
+}
