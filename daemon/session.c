@@ -35,6 +35,7 @@ struct doc_entry {
     uint64_t hash;
     ctx_doc *doc;
     int unparsed; /* the text changed and the tree has not caught up yet */
+    int checked;  /* dmn__session_check passed and nothing changed since */
 };
 
 struct dmn_session {
@@ -132,7 +133,7 @@ static int doc_add(dmn_session *s, ctx_doc *doc, int unparsed)
         s->docs = d;
         s->capdocs = cap;
     }
-    s->docs[s->ndocs++] = (struct doc_entry){uri_hash(ctx_doc_uri(doc)), doc, unparsed};
+    s->docs[s->ndocs++] = (struct doc_entry){uri_hash(ctx_doc_uri(doc)), doc, unparsed, 0};
     return 0;
 }
 
@@ -587,6 +588,7 @@ static void n_did_change(dmn_session *s, const lsp_msg *m)
         }
     }
     ctx_doc_set_version(e->doc, version);
+    e->checked = 0;
     e->unparsed = 1; /* parsed once the whole read is handled (dmn_session_feed / poll) */
 }
 
@@ -829,3 +831,21 @@ void dmn_session_eof(dmn_session *s)
 int dmn_session_shutting_down(const dmn_session *s) { return s->st == ST_SHUTDOWN; }
 
 enum lsp_enc dmn_session_encoding(const dmn_session *s) { return s->enc; }
+
+int dmn__session_check(dmn_session *s, enum ctx_check mode, char *err, size_t n)
+{
+    for (size_t i = 0; i < s->ndocs; i++) {
+        char why[512];
+        if (s->docs[i].checked && !s->docs[i].unparsed)
+            continue;
+        int rc = ctx_doc_check(s->docs[i].doc, s->docs[i].unparsed ? CTX_CHECK_CONSISTENT : mode,
+                               why, sizeof why);
+        s->docs[i].checked = rc == 0 && !s->docs[i].unparsed;
+        if (rc) {
+            snprintf(err, n, "%s: %s", ctx_doc_uri(s->docs[i].doc),
+                     rc == -EILSEQ ? why : strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}

@@ -108,5 +108,9 @@ enum lsp_enc dmn_session_encoding(const dmn_session *s);
 size_t dmn_doc_offset(const ctx_doc *doc, lsp_position pos, enum lsp_enc enc);
 /* Number of requests in the registry (queued or running). */
 size_t dmn_session_pending(const dmn_session *s);
+/* For tests and the fuzzer: runs ctx_doc_check on every open document changed (or not fully
+ * parsed) since it last passed, with `mode` (CTX_CHECK_CONSISTENT for a document whose parse is
+ * still pending).  Returns 0, or the first failure with its description in err[0..n). */
+int dmn__session_check(dmn_session *s, enum ctx_check mode, char *err, size_t n);
 
 #endif
