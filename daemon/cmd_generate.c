@@ -228,7 +228,10 @@ int cmd_generate(int argc, char **argv)
     int n_eog = eng_vocab_eog_ids(dm.vocab, eog, 64);
     eng_sampler_set_stops(smp, eog, SK_MIN(n_eog, 64));
 
+    uint64_t t0 = sk_real_now_ns();
     rc = eng_model_prompt(dm.model, ids, n, NULL);
+    uint64_t t1 = sk_real_now_ns();
+    long n_gen = 0;
     if (rc) {
         fprintf(stderr, "seekd: evaluating the prompt: %s\n", eng_strerror(rc));
         goto out;
@@ -240,6 +243,7 @@ int cmd_generate(int argc, char **argv)
         int32_t tok = eng_sampler_sample(smp, eng_model_logits(dm.model, 0));
         if (eng_sampler_is_stop(smp, tok))
             break;
+        n_gen++;
         if (print_ids) {
             printf(i ? " %d" : "%d", (int)tok);
         } else {
@@ -262,6 +266,12 @@ int cmd_generate(int argc, char **argv)
             fwrite(buf, 1, (size_t)k, stdout);
     }
     printf("\n");
+    fflush(stdout);
+    uint64_t t2 = sk_real_now_ns();
+    fprintf(stderr, "seekd: prompt %d tokens in %.1f ms (%.1f tok/s), generated %ld tokens in %.1f ms"
+                    " (%.1f tok/s)\n",
+            n, (double)(t1 - t0) / 1e6, n * 1e9 / (double)SK_MAX(t1 - t0, 1),
+            n_gen, (double)(t2 - t1) / 1e6, (double)n_gen * 1e9 / (double)SK_MAX(t2 - t1, 1));
     ret = 0;
 out:
     eng_sampler_free(smp);

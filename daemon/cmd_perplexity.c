@@ -78,7 +78,7 @@ int cmd_perplexity(int argc, char **argv)
     }
     mp.n_ctx = (int)n_ctx;
     mp.n_batch = (int)SK_MIN(n_ctx, 512);
-    mp.n_outputs = (int)SK_MIN(n_ctx, 64);
+    mp.n_outputs = (int)SK_MIN(n_ctx, 512); /* all logits of a whole chunk call */
     struct dmn__model dm;
     if (dmn__model_open(&dm, model, &mp, 1)) {
         sk_free(text);
