@@ -433,4 +433,130 @@ int32_t eng_sample_probs(struct eng_rng *r, const float *probs, int n_vocab);
 
 /* ==== speculative decoding (issue 6) ====================================================== */
 
+/* ---- pairing (engine/spec.c) ---------------------------------------------------------------
+ * A draft model can serve a target when their tokenizers agree, checked on the GGUF metadata
+ * in this order (llama.cpp's rules, common_speculative_are_compatible): tokenizer.ggml.model,
+ * tokenizer.ggml.pre, vocabulary sizes within 128, BOS and EOS ids, add_bos / add_eos flags,
+ * and the text of every token from id 5 to the smaller vocabulary's end.  Returns 0, or
+ * ENG_EINCOMPATIBLE with the first difference named in why ("token 1234 text differs: target
+ * \"foo\", draft \"bar\""). */
+int eng_spec_compatible(const struct eng_gguf *target, const struct eng_gguf *draft, char *why,
+                        size_t whylen);
+
+/* ---- adaptive draft length (engine/spec_adapt.c) -------------------------------------------
+ * Chooses k, the number of tokens to draft, from the acceptance observed so far and a cost
+ * model: c = one draft step / one target decode step (0 for n-gram lookup), v[k] = one target
+ * pass over k+1 tokens / one target decode step (v[0] = 1).  With a per-token acceptance alpha
+ * a verification yields (1 - alpha^(k+1)) / (1 - alpha) tokens (Leviathan et al.) for a cost
+ * of k*c + v[k]; eng_spec_adapt_k returns the k in 0..k_max with the best ratio.  alpha is
+ * estimated from exponentially decayed counts (accepted drafts over judged drafts: a draft
+ * cut short by a rejection counts its accepted tokens and one failure) with a weak prior of
+ * 0.5.  When the best k is 0 (drafting does not pay), every 8th call still proposes k = 1 so
+ * the estimate can recover.  Caller-owned struct, no allocation; used by the session and by
+ * bench_spec's simulation. */
+#define ENG_SPEC_KMAX 32
+struct eng_spec_adapt {
+    double acc, fail;   /* decayed counts */
+    double decay;       /* per observation, default 0.9 */
+    int k_max;
+    int n_calls;
+    float c;
+    float v[ENG_SPEC_KMAX + 1];
+};
+/* v NULL: the default v[k] = 1 + 0.125 k.  k_max is clipped to 1..ENG_SPEC_KMAX. */
+void eng_spec_adapt_init(struct eng_spec_adapt *a, int k_max, float c, const float *v);
+void eng_spec_adapt_observe(struct eng_spec_adapt *a, int drafted, int accepted);
+double eng_spec_adapt_alpha(const struct eng_spec_adapt *a);
+/* Expected tokens per target-step of cost for (alpha, k): the quantity k maximises. */
+double eng_spec_adapt_rate(const struct eng_spec_adapt *a, double alpha, int k);
+int eng_spec_adapt_k(struct eng_spec_adapt *a);
+
+/* ---- n-gram (prompt lookup) drafting (engine/lookup.c) --------------------------------------
+ * Finds the most recent earlier occurrence of the last n tokens of hist[0..n_hist) (n from
+ * ngram_max down to ngram_min, longest first) and copies up to k tokens that followed it into
+ * out.  Returns the count (0: no match).  O(n_hist * n) per call, no allocation. */
+int eng_lookup_draft(const int32_t *hist, int n_hist, int ngram_min, int ngram_max,
+                     int32_t *out, int k);
+
+/* ---- the speculative session (engine/spec.c) -----------------------------------------------
+ * One generation stream over a target model and optionally a draft model (both loaded by the
+ * caller, who keeps them alive and does not use them elsewhere while the session exists).
+ * A session remembers the committed tokens (prompt + accepted output); the target's KV holds
+ * all of them but the last, which is evaluated at the head of the next verification batch.
+ *
+ * Each eng_spec_next call drafts up to k tokens (model draft: greedy top-1 of the draft,
+ * stopping after the first token whose probability renormalised over the draft's top 10 is
+ * below p_min, that token kept; then, with lookup on, extended by an n-gram match over the
+ * committed tokens and the draft), verifies them with ONE target pass over 1+k tokens and
+ * returns the accepted prefix plus one target token (1..k+1 tokens).
+ *   greedy (sampling.temp <= 0): the longest prefix the target's argmax agrees with, then the
+ *     target's argmax.  Given batch-invariant logits (engine NUMERICS GUARANTEE) the output is
+ *     token for token the output of target-only greedy decoding.
+ *   sampling: the draft samples from its own filtered distribution q (an n-gram draft is a
+ *     point mass); each draft x is accepted with probability min(1, p(x)/q(x)), p the target's
+ *     filtered distribution (same temp/top-k/top-p/min-p); at the first rejection a token is
+ *     drawn from max(0, p - q) renormalised and the call ends.  The output distribution is
+ *     exactly the target's.  One RNG, seeded by sampling.seed.
+ * Rejected tokens are removed from both caches by truncation (no recomputation).
+ *
+ * The caller stops between calls (stop tokens, deadlines, budgets: pass the remaining budget
+ * as cap and k is clipped so that nothing is drafted beyond it).  Cancellation: the models'
+ * cancel flags; a cancelled call returns ENG_ECANCELLED and the session stays consistent (the
+ * next call resumes).  Not thread-safe: one thread drives a session. */
+struct eng_spec;
+struct eng_spec_params {
+    int n_draft_max;    /* k cap (1..ENG_SPEC_KMAX); default 16 */
+    int n_draft_min;    /* drafts shorter than this are not verified (plain step); default 0 */
+    float p_min;        /* draft confidence threshold; default 0.75 */
+    int adaptive;       /* 1 (default): k from eng_spec_adapt; 0: always n_draft_max */
+    int lookup;         /* 1: n-gram drafting (alone without a draft model, else extending it) */
+    int ngram_min, ngram_max; /* default 2..4 */
+    int measure_costs;  /* 1: learn c and v[k] from timed passes (sk_now_ns); 0 (default):
+                         * c = draft/target file-size ratio, v as given below */
+    float v[ENG_SPEC_KMAX + 1]; /* cost model; all zero = eng_spec_adapt's default */
+    int reuse_chunk;    /* shifted-chunk KV reuse: minimum chunk length, 0 = off (default) */
+    struct eng_sampler_params sampling; /* default greedy */
+};
+void eng_spec_params_default(struct eng_spec_params *p);
+
+struct eng_spec_stats {
+    int64_t n_verify;          /* target passes (verification or plain steps) */
+    int64_t n_target_tokens;   /* tokens in those passes */
+    int64_t n_draft_evals;     /* draft model eval calls */
+    int64_t n_drafted[2], n_accepted[2]; /* [0] model drafts, [1] n-gram drafts */
+    int64_t n_emitted;         /* tokens returned by eng_spec_next */
+    int last_k;                /* k chosen by the last call */
+    /* the last eng_spec_prompt: target cells reused exactly, reused by chunk shift, and
+     * evaluated (including the prompt's last token, evaluated by the first verification) */
+    int prompt_reused, prompt_shifted, prompt_evaluated;
+    int draft_prompt_reused, draft_prompt_evaluated;
+    double t_draft_s, t_verify_s; /* wall time in drafting and in target passes */
+};
+
+/* target must be loaded with n_outputs >= 2 (k <= n_outputs - 1 and n_batch - 1); draft may
+ * be NULL (n-gram or plain decoding).  Checks eng_spec_compatible when a draft is given
+ * (ENG_EINCOMPATIBLE, reason in err).  ENG_EINVAL for bad params, -ENOMEM.  *out owned by the
+ * caller, released with eng_spec_free (which leaves the models and their caches alone). */
+int eng_spec_new(struct eng_model *target, struct eng_model *draft,
+                 const struct eng_spec_params *p, struct eng_spec **out, char *err,
+                 size_t errlen);
+void eng_spec_free(struct eng_spec *s);
+/* Tokens that end generation (copied).  A stop token is never returned. */
+int eng_spec_set_stops(struct eng_spec *s, const int32_t *ids, int n);
+/* Starts a request: toks[0..n) (1 <= n <= target n_ctx) become the committed tokens.  Both
+ * caches keep their longest cached prefix of toks[0..n-1) (exactly as if evaluated afresh;
+ * with reuse_chunk > 0 also later chunks moved to their new positions by key re-rotation, an
+ * approximation) and evaluate the rest.  Resets the stop state and the RNG's position is kept.
+ * Returns 0 or an eval error (ENG_EINVAL for a token out of range, ENG_ECANCELLED ...). */
+int eng_spec_prompt(struct eng_spec *s, const int32_t *toks, int n);
+/* Generates: writes 1..min(cap, k+1) tokens to out and returns the count; 0 when generation
+ * has ended (a stop token came, which is not returned, or the target context is full);
+ * negative on error (ENG_EINVAL: no prompt or cap < 1; eval errors). */
+int eng_spec_next(struct eng_spec *s, int32_t *out, int cap);
+void eng_spec_get_stats(const struct eng_spec *s, struct eng_spec_stats *st);
+void eng_spec_reset_stats(struct eng_spec *s);
+/* The committed tokens (prompt + accepted output) and their count. */
+const int32_t *eng_spec_tokens(const struct eng_spec *s, int *n);
+
+
 #endif
