@@ -18,13 +18,11 @@ size_t eng__act_row_size(enum eng__act kind, int64_t n)
 {
     if (n <= 0)
         return 0;
-    size_t qs = eng__align64((size_t)n);
+    size_t qs = eng__align64((size_t)(n + 127) / 128 * 128), nb16 = (size_t)eng__act_nb16(n);
     switch (kind) {
     case ENG__ACT_F32: return eng__align64((size_t)n * 4);
-    case ENG__ACT_Q8_0:
-        return n % ENG__QK ? 0 : eng__align64(eng__align64(qs + (size_t)(n / ENG__QK) * 4) + (size_t)n); /* + dexp */
-    case ENG__ACT_Q8_1:
-        return n % ENG__QK ? 0 : eng__align64(eng__align64(qs + (size_t)(n / ENG__QK) * 8) + (size_t)n); /* + dexp */
+    case ENG__ACT_Q8_0: return n % ENG__QK ? 0 : eng__align64(qs + nb16 * 8);
+    case ENG__ACT_Q8_1: return n % ENG__QK ? 0 : eng__align64(qs + nb16 * 12);
     case ENG__ACT_Q8_K:
         return n % ENG__QK_K ? 0 : eng__align64(qs + (size_t)(n / ENG__QK_K) * 4 + (size_t)(n / 16) * 2);
     }
@@ -49,36 +47,34 @@ static float act_block(const float *x, int8_t *qs, int k, int *sum)
     return d;
 }
 
-static void act_expand(void *act, int64_t n, int has_s)
-{
-    const float *d = eng__act_d(act, n);
-    float *e = (float *)eng__act_dexp(act, n, has_s);
-    for (int64_t b = 0; b < n / ENG__QK; b++)
-        for (int k = 0; k < 8; k++)
-            e[8 * b + k] = d[b];
-}
-
-void eng__quant_act_q8_0_ref(const float *x, void *act, int64_t n)
+static void quant_act_32(const float *x, void *act, int64_t n, int has_s)
 {
     int8_t *qs = act;
     float *d = (float *)eng__act_d(act, n);
-    for (int64_t b = 0; b < n / ENG__QK; b++) {
+    int32_t *is = (int32_t *)eng__act_isum(act, n);
+    float *sm = (float *)eng__act_s(act, n);
+    int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
+    memset(qs, 0, (size_t)(n + 127) / 128 * 128);
+    for (int64_t b = 0; b < nb16; b++) {
+        if (b >= nb) {
+            d[b] = 0;
+            is[b] = 0;
+            if (has_s)
+                sm[b] = 0;
+            continue;
+        }
+        int8_t q[ENG__QK];
         int s;
-        d[b] = act_block(x + b * ENG__QK, qs + b * ENG__QK, ENG__QK, &s);
+        d[b] = act_block(x + b * ENG__QK, q, ENG__QK, &s);
+        for (int i = 0; i < ENG__QK; i++)
+            qs[eng__act_qpos(b, i)] = q[i];
+        is[b] = s;
+        if (has_s)
+            sm[b] = d[b] * (float)s;
     }
-    act_expand(act, n, 0);
 }
-void eng__quant_act_q8_1_ref(const float *x, void *act, int64_t n)
-{
-    int8_t *qs = act;
-    float *d = (float *)eng__act_d(act, n), *sm = (float *)eng__act_s(act, n);
-    for (int64_t b = 0; b < n / ENG__QK; b++) {
-        int s;
-        d[b] = act_block(x + b * ENG__QK, qs + b * ENG__QK, ENG__QK, &s);
-        sm[b] = d[b] * (float)s;
-    }
-    act_expand(act, n, 1);
-}
+void eng__quant_act_q8_0_ref(const float *x, void *act, int64_t n) { quant_act_32(x, act, n, 0); }
+void eng__quant_act_q8_1_ref(const float *x, void *act, int64_t n) { quant_act_32(x, act, n, 1); }
 void eng__quant_act_q8_K_ref(const float *x, void *act, int64_t n)
 {
     int8_t *qs = act;
@@ -165,25 +161,22 @@ static void dot32_ref(int64_t n, const void *w, const void *act, size_t stride, 
     for (int t = 0; t < nt; t++) {
         const void *a = (const char *)act + (size_t)t * stride;
         const int8_t *xq = a;
-        const float *xd = eng__act_d(a, n), *xs = has_min ? eng__act_s(a, n) : NULL;
-        float acc[16] = {0}, accm[2] = {0};
+        const float *xd = eng__act_d(a, n), *xs = eng__act_s(a, n);
+        float acc[16] = {0}, accm[16] = {0};
         for (int64_t b = 0; b < n / ENG__QK; b++) {
             int q[32];
             float d, m;
             unpack(w, b, q, &d, &m);
-            float s = d * xd[b];
-            for (int k = 0; k < 8; k++) {
-                int l = 0;
-                for (int i = 4 * k; i < 4 * k + 4; i++)
-                    l += q[i] * xq[b * ENG__QK + i];
-                acc[(b & 1) * 8 + k] = fmaf((float)l, s, acc[(b & 1) * 8 + k]);
-            }
+            int32_t l = 0;
+            for (int i = 0; i < 32; i++)
+                l += q[i] * xq[eng__act_qpos(b, i)];
+            acc[b % 16] = fmaf((float)l, d * xd[b], acc[b % 16]);
             if (has_min)
-                accm[b & 1] = fmaf(m, xs[b], accm[b & 1]);
+                accm[b % 16] = fmaf(m, xs[b], accm[b % 16]);
         }
         out[t] = eng__reduce16(acc);
         if (has_min)
-            out[t] += accm[0] + accm[1];
+            out[t] += eng__reduce16(accm);
     }
 }
 

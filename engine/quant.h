@@ -92,15 +92,19 @@ static inline eng__bf16 eng__f32_to_bf16(float f)
 
 /* ---- activation rows ---------------------------------------------------------------------
  * The dot products read activations quantised into our own row layout (never stored in files,
- * so it is chosen for the kernels): a row of n elements (n a multiple of the kind's block) is
- *   int8   qs[n]                 at offset 0
- *   float  d[n/B]                at offset align64(n)            (B = 32, or 256 for Q8_K)
- *   float  s[n/32]               after d, kind Q8_1 only: s = d * sum(qs of the block)
- *   int16  bsums[n/16]           after d, kind Q8_K only: sum of each group of 16 qs
- *   float  dexp[n/32 * 8]        kinds Q8_0/Q8_1, at the next 64-byte boundary: each block's d
- *                                repeated 8 times (the SIMD kernels multiply it lane-wise)
- * and the row size is rounded up to 64 bytes so consecutive rows stay 64-byte aligned.
- * Kind F32 rows are plain float[n] (row size rounded up to 64 bytes as well).
+ * so it is chosen for the kernels).  A row of n elements (n a multiple of the kind's block):
+ *   int8   qs[N]        at offset 0, N = n rounded up to 128 (zero padded).  Kinds Q8_0/Q8_1
+ *                       store each group of 4 blocks "quad-permuted": element i of block b at
+ *                       eng__act_qpos(b, i) = (b/4)*128 + (i/16)*64 + (b%4)*16 + i%16, so one
+ *                       64-byte load holds the first (or second) halves of 4 blocks, matching the
+ *                       low (high) nibbles of 4 Q4_0 blocks.  Kind Q8_K keeps element order.
+ *   float  d[NB]        at offset align64(N): per-block scale (NB = blocks rounded up to 16,
+ *                       zero padded) for Q8_0/Q8_1; for Q8_K one per 256 (n/256 entries)
+ *   int32  isum[NB]     after d, Q8_0/Q8_1: sum of the block's qs
+ *   float  s[NB]        after isum, Q8_1: d * isum
+ *   int16  bsums[n/16]  after d, Q8_K: sum of each group of 16 qs
+ * The row size is rounded up to 64 bytes so consecutive rows stay 64-byte aligned.  Kind F32
+ * rows are plain float[n] (row size rounded up to 64 bytes as well).
  * Quantisation (all kinds): amax = max|x| over the block, d = amax / 127,
  * q = rint(x * (127 / amax)) (round half to even), q = 0 when amax == 0. */
 enum eng__act {
@@ -112,18 +116,22 @@ enum eng__act {
 static inline size_t eng__align64(size_t n) { return (n + 63) & ~(size_t)63; }
 /* Bytes of one activation row of n elements; 0 if n does not fit the kind's block. */
 size_t eng__act_row_size(enum eng__act kind, int64_t n);
+static inline int64_t eng__act_nb16(int64_t n) { return (n / ENG__QK + 15) / 16 * 16; }
+static inline size_t eng__act_qpos(int64_t b, int i)
+{
+    return (size_t)(b / 4) * 128 + (size_t)(i / 16) * 64 + (size_t)(b % 4) * 16 + (size_t)(i % 16);
+}
 static inline const float *eng__act_d(const void *row, int64_t n)
 {
-    return (const float *)((const char *)row + eng__align64((size_t)n));
+    return (const float *)((const char *)row + eng__align64((size_t)(n + 127) / 128 * 128));
+}
+static inline const int32_t *eng__act_isum(const void *row, int64_t n) /* Q8_0/Q8_1 */
+{
+    return (const int32_t *)(eng__act_d(row, n) + eng__act_nb16(n));
 }
 static inline const float *eng__act_s(const void *row, int64_t n) /* Q8_1 */
 {
-    return eng__act_d(row, n) + n / ENG__QK;
-}
-static inline const float *eng__act_dexp(const void *row, int64_t n, int has_s) /* Q8_0/1 */
-{
-    return (const float *)((const char *)row +
-                           eng__align64(eng__align64((size_t)n) + (size_t)(n / ENG__QK) * (has_s ? 8 : 4)));
+    return (const float *)(eng__act_isum(row, n) + eng__act_nb16(n));
 }
 static inline const int16_t *eng__act_bsums(const void *row, int64_t n) /* Q8_K */
 {
@@ -137,11 +145,11 @@ static inline const int16_t *eng__act_bsums(const void *row, int64_t n) /* Q8_K 
  *       all nt tokens; each token's result is computed with the same operations in the same
  *       order whatever nt is, so batching never changes a bit.
  * ACCUMULATION ORDER (the definition the SIMD twins reproduce exactly):
- *   32-element types: block b gives 8 exact integer "lane sums" L_k = sum of 4 consecutive
- *     products q_w * q_x (elements 4k..4k+3, q_w the signed integer weight value).  Sixteen
- *     float accumulators: acc[(b & 1) * 8 + k] = fma((float)L_k, d_w * d_x, acc[...]).  Q4_1 and
- *     Q5_1 use the unsigned q_w and add m_w * s_x into accm[b & 1] with fma.  The result is
- *     the fixed tree r_k = acc[k] + acc[k+8], then k + 4, k + 2, k + 1 halvings; + (accm0+accm1).
+ *   32-element types: block b gives the exact integer L_b = sum of q_w * q_x over its 32
+ *     elements (q_w the signed integer weight value; the unsigned level for Q4_1/Q5_1).
+ *     Sixteen float accumulators, block b in lane b % 16: acc[j] = fma((float)L_b, d_w * d_x,
+ *     acc[j]); Q4_1/Q5_1 also accm[j] = fma(m_w, s_x, accm[j]).  The result is the fixed tree
+ *     reduce16(acc): r_k = acc[k] + acc[k+8], then k + 4, k + 2, k + 1 halvings; (+ reduce16(accm)).
  *   K-quants: per super-block 16 exact int32 lane sums I_i: element e goes to lane (e % 64) / 4,
  *     weighted by its sub-block scale; acc[i] = fma((float)I_i, d_w * d_x, acc[i]).  Types with
  *     a min add 8 lanes M_i = m(2i) bsum(2i) + m(2i+1) bsum(2i+1) over the 16-element bsums

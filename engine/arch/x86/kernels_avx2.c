@@ -95,46 +95,69 @@ AI __m256i unpack32(const enum k32 kind, const void *w, int64_t b, float *d, flo
     return q;
 }
 
+/* Eight blocks' 8-lane sums -> one register of 8 block sums, block r in lane r. */
+AI __m256i sum8(const __m256i l[8])
+{
+    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
+    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(l[4], l[5]), _mm256_hadd_epi32(l[6], l[7]));
+    __m128i s03 = _mm_add_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1));
+    __m128i s47 = _mm_add_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1));
+    return _mm256_set_m128i(s47, s03);
+}
+
+/* Blocks in groups of 16 = two halves of 8 (lanes 0..7 and 8..15 of the definition).  Lanes of
+ * blocks past the end get 0 * 0 added, which leaves an accumulator bit-identical (it starts at
+ * +0 and round-to-nearest never produces -0 from a sum that is not all -0). */
 AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
               float *out)
 {
     const int has_min = kind == K_Q4_1 || kind == K_Q5_1;
     const int64_t nb = n / ENG__QK;
     const int8_t *xq[ENG__NT_MAX];
-    const float *xe[ENG__NT_MAX], *xs[ENG__NT_MAX];
-    __m256 acc[ENG__NT_MAX][2];
-    float accm[ENG__NT_MAX][2];
+    const float *xd[ENG__NT_MAX], *xs[ENG__NT_MAX];
+    __m256 acc[ENG__NT_MAX][2], accm[ENG__NT_MAX][2];
     for (int t = 0; t < NT; t++) {
         const char *a = (const char *)act + (size_t)t * st;
         xq[t] = (const int8_t *)a;
-        xe[t] = eng__act_dexp(a, n, has_min);
-        xs[t] = has_min ? eng__act_s(a, n) : NULL;
-        acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-        accm[t][0] = accm[t][1] = 0;
+        xd[t] = eng__act_d(a, n);
+        xs[t] = eng__act_s(a, n);
+        acc[t][0] = acc[t][1] = accm[t][0] = accm[t][1] = _mm256_setzero_ps();
     }
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; b++) {
-        float d, m = 0;
-        __m256i q = unpack32(kind, w, b, &d, &m);
-        __m256i aq = has_min ? q : _mm256_sign_epi8(q, q); /* |w| */
-        __m256 dw = _mm256_set1_ps(d);
-        const int par = (int)(b & 1);
+    for (int64_t g0 = 0; g0 < nb; g0 += 8) {
+        const int h = (int)((g0 / 8) & 1);
+        int nv = nb - g0 < 8 ? (int)(nb - g0) : 8;
+        __m256i q[8], aq[8];
+        float d[8] = {0}, m[8] = {0};
+        for (int r = 0; r < nv; r++) {
+            q[r] = unpack32(kind, w, g0 + r, &d[r], &m[r]);
+            aq[r] = has_min ? q[r] : _mm256_sign_epi8(q[r], q[r]);
+        }
+        __m256 dw = _mm256_loadu_ps(d), mw = _mm256_loadu_ps(m);
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[t] + b * ENG__QK));
-            __m256i p = has_min ? _mm256_maddubs_epi16(q, xv)
-                                : _mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv, q));
-            __m256i l = _mm256_madd_epi16(p, ones);
-            __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps(xe[t] + 8 * b));
-            acc[t][par] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(l), s, acc[t][par]);
+            __m256i l[8];
+            for (int r = 0; r < 8; r++) {
+                if (r >= nv) {
+                    l[r] = _mm256_setzero_si256();
+                    continue;
+                }
+                const int8_t *xb = xq[t] + eng__act_qpos(g0 + r, 0);
+                __m256i xv = _mm256_loadu2_m128i((const __m128i *)(xb + 64), (const __m128i *)xb);
+                __m256i p = has_min ? _mm256_maddubs_epi16(q[r], xv)
+                                    : _mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(xv, q[r]));
+                l[r] = _mm256_madd_epi16(p, ones);
+            }
+            __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps(xd[t] + g0));
+            acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum8(l)), s, acc[t][h]);
             if (has_min)
-                accm[t][par] = fmaf(m, xs[t][b], accm[t][par]);
+                accm[t][h] = _mm256_fmadd_ps(mw, _mm256_loadu_ps(xs[t] + g0), accm[t][h]);
         }
     }
     for (int t = 0; t < NT; t++) {
         out[t] = red16(acc[t][0], acc[t][1]);
         if (has_min)
-            out[t] += accm[t][0] + accm[t][1];
+            out[t] += red16(accm[t][0], accm[t][1]);
     }
 }
 
@@ -393,17 +416,29 @@ AI float amax_of(const float *x, int k)
 static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
 {
     int8_t *qs = act;
-    float *d = (float *)eng__act_d(act, n), *sm = has_s ? (float *)eng__act_s(act, n) : NULL;
-    float *e = (float *)eng__act_dexp(act, n, has_s);
-    for (int64_t b = 0; b < n / ENG__QK; b++) {
+    float *d = (float *)eng__act_d(act, n), *sm = (float *)eng__act_s(act, n);
+    int32_t *is = (int32_t *)eng__act_isum(act, n);
+    int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
+    if (nb % 4) /* zero the unused part of the last quad */
+        memset(qs + nb / 4 * 128, 0, 128);
+    for (int64_t b = 0; b < nb; b++) {
         float amax = amax_of(x + b * ENG__QK, ENG__QK);
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         d[b] = amax / 127.0f;
+        int8_t q[ENG__QK];
         __m256i sa, sb;
-        q32(x + b * ENG__QK, id, qs + b * ENG__QK, &sa, &sb);
+        q32(x + b * ENG__QK, id, q, &sa, &sb);
+        memcpy(qs + eng__act_qpos(b, 0), q, 16);
+        memcpy(qs + eng__act_qpos(b, 16), q + 16, 16);
+        is[b] = hsum_epi32(_mm256_add_epi32(sa, sb));
         if (has_s)
-            sm[b] = d[b] * (float)hsum_epi32(_mm256_add_epi32(sa, sb));
-        _mm256_storeu_ps(e + 8 * b, _mm256_set1_ps(d[b]));
+            sm[b] = d[b] * (float)is[b];
+    }
+    for (int64_t b = nb; b < nb16; b++) {
+        d[b] = 0;
+        is[b] = 0;
+        if (has_s)
+            sm[b] = 0;
     }
 }
 static void quant_act_q8_0(const float *x, void *act, int64_t n) { quant_act_q8(x, act, n, 0); }

@@ -52,136 +52,148 @@ AI __m512 dpair(eng__f16 a, eng__f16 b)
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
 }
 
-/* ---- 32-element types ---------------------------------------------------------------------- */
+/* ---- 32-element types ----------------------------------------------------------------------
+ * Blocks go in groups of 16 (one float lane each) and quads of 4: one 64-byte register holds
+ * the first halves (elements 0..15) of 4 blocks, another the second halves, matching the
+ * quad-permuted activation layout.  Per token and quad: two VNNI dots give 4 lanes per block;
+ * per group, two permute-add levels fold them into one exact sum per block, then one convert,
+ * one scale multiply and one FMA serve 16 blocks.  Q4_0/Q5_0 use the unsigned levels and
+ * subtract offset * sum(x) per block; Q8_0 adds 128 to the weights and subtracts 128 * sum(x). */
 enum k32 { K_Q4_0, K_Q5_0, K_Q8_0, K_Q4_1, K_Q5_1 };
 
-/* 16 packed nibble bytes of each of two blocks -> 64 bytes 0..15 in element order. */
-AI __m512i nib2(const uint8_t *q0, const uint8_t *q1)
+struct k32_info {
+    int bsize, qs_off, qh_off, shift; /* shift: log2 of the offset subtracted, 0 = none */
+};
+AI struct k32_info k32_info(const enum k32 kind)
 {
-    __m128i a = _mm_loadu_si128((const __m128i *)q0), b = _mm_loadu_si128((const __m128i *)q1);
-    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
-    const __m512i sh = _mm512_set_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0, 0,
-                                        0x0004000400040004ll, 0x0004000400040004ll, 0, 0);
-    return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi8(0x0F));
-}
-AI __m512i nib1(const uint8_t *q0)
-{
-    __m128i a = _mm_loadu_si128((const __m128i *)q0);
-    __m256i z = _mm256_set_m128i(_mm_srli_epi16(a, 4), a);
-    return _mm512_castsi256_si512(_mm256_and_si256(z, _mm256_set1_epi8(0x0F)));
-}
-AI uint32_t qh32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-
-/* Weights of blocks b and b+1 (two = 1) or block b alone (two = 0, upper half zero), as bytes
- * (signed value, or the unsigned level for the types with a min), with their scales and mins. */
-AI __m512i unpack32(const enum k32 kind, const void *w, int64_t b, const int two, __m512 *dw, __m128 *mw)
-{
-    __m512i q;
     switch (kind) {
-    case K_Q4_0: {
-        const struct eng__block_q4_0 *x = (const struct eng__block_q4_0 *)w + b;
-        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
-        q = _mm512_sub_epi8(q, _mm512_set1_epi8(8));
-        *dw = dpair(x[0].d, two ? x[1].d : 0);
-        break;
+    case K_Q4_0: return (struct k32_info){18, 2, 0, 3};
+    case K_Q5_0: return (struct k32_info){22, 6, 2, 4};
+    case K_Q8_0: return (struct k32_info){34, 2, 0, 7};
+    case K_Q4_1: return (struct k32_info){20, 4, 0, 0};
+    default: return (struct k32_info){24, 8, 4, 0};
     }
-    case K_Q5_0: {
-        const struct eng__block_q5_0 *x = (const struct eng__block_q5_0 *)w + b;
-        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
-        uint64_t hm = qh32(x[0].qh) | (two ? (uint64_t)qh32(x[1].qh) << 32 : 0);
-        q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(_cvtu64_mask64(hm), _mm512_set1_epi8(0x10)));
-        q = _mm512_sub_epi8(q, _mm512_set1_epi8(16));
-        *dw = dpair(x[0].d, two ? x[1].d : 0);
-        break;
+}
+
+/* 16 bytes at p + r * bsize for r < nv (nv = 1..4), zero above, as one 64-byte register. */
+AI __m512i load4x16(const uint8_t *p, int bsize, int nv)
+{
+    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+    if (nv == 4) {
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + bsize)), 1);
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + 2 * bsize)), 2);
+        return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + 3 * bsize)), 3);
     }
-    case K_Q8_0: {
-        const struct eng__block_q8_0 *x = (const struct eng__block_q8_0 *)w + b;
-        __m256i lo = _mm256_loadu_si256((const __m256i *)x[0].qs);
-        __m256i hi = two ? _mm256_loadu_si256((const __m256i *)x[1].qs) : _mm256_setzero_si256();
-        q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-        *dw = dpair(x[0].d, two ? x[1].d : 0);
-        break;
+    z = _mm512_maskz_mov_epi32(0x000F, z);
+    if (nv >= 2)
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + bsize)), 1);
+    if (nv >= 3)
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + 2 * bsize)), 2);
+    return z;
+}
+
+/* Weights of the quad of blocks starting at w (nv of them valid): lo = elements 0..15 of each
+ * block, hi = elements 16..31, as u8 levels (Q8_0: w + 128). */
+AI void unpack_quad(const enum k32 kind, const uint8_t *w, int nv, __m512i *lo, __m512i *hi)
+{
+    const struct k32_info in = k32_info(kind);
+    if (kind == K_Q8_0) {
+        const __m512i c80 = _mm512_set1_epi8((char)0x80);
+        *lo = _mm512_xor_si512(load4x16(w + in.qs_off, in.bsize, nv), c80);
+        *hi = _mm512_xor_si512(load4x16(w + in.qs_off + 16, in.bsize, nv), c80);
+        if (nv < 4) { /* invalid blocks must stay zero */
+            __mmask64 m = (__mmask64)((1ull << (16 * nv)) - 1);
+            *lo = _mm512_maskz_mov_epi8(m, *lo);
+            *hi = _mm512_maskz_mov_epi8(m, *hi);
+        }
+        return;
     }
-    case K_Q4_1: {
-        const struct eng__block_q4_1 *x = (const struct eng__block_q4_1 *)w + b;
-        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
-        *dw = dpair(x[0].d, two ? x[1].d : 0);
-        *mw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)x[0].m | (two ? (uint32_t)x[1].m << 16 : 0))));
-        break;
+    const __m512i m0f = _mm512_set1_epi8(0x0F);
+    __m512i raw = load4x16(w + in.qs_off, in.bsize, nv);
+    *lo = _mm512_and_si512(raw, m0f);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m0f);
+    if (kind == K_Q5_0 || kind == K_Q5_1) {
+        uint64_t ml = 0, mh = 0;
+        for (int r = 0; r < nv; r++) {
+            uint32_t qh;
+            memcpy(&qh, w + r * in.bsize + in.qh_off, 4);
+            ml |= (uint64_t)(qh & 0xFFFF) << (16 * r);
+            mh |= (uint64_t)(qh >> 16) << (16 * r);
+        }
+        const __m512i b4 = _mm512_set1_epi8(0x10);
+        *lo = _mm512_or_si512(*lo, _mm512_maskz_mov_epi8(_cvtu64_mask64(ml), b4));
+        *hi = _mm512_or_si512(*hi, _mm512_maskz_mov_epi8(_cvtu64_mask64(mh), b4));
     }
-    default: { /* K_Q5_1 */
-        const struct eng__block_q5_1 *x = (const struct eng__block_q5_1 *)w + b;
-        q = two ? nib2(x[0].qs, x[1].qs) : nib1(x[0].qs);
-        uint64_t hm = qh32(x[0].qh) | (two ? (uint64_t)qh32(x[1].qh) << 32 : 0);
-        q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(_cvtu64_mask64(hm), _mm512_set1_epi8(0x10)));
-        *dw = dpair(x[0].d, two ? x[1].d : 0);
-        *mw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)x[0].m | (two ? (uint32_t)x[1].m << 16 : 0))));
-        break;
-    }
-    }
-    return q;
+}
+
+static const int32_t red_e[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const int32_t red_o[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+
+/* Lanes of adjacent pairs summed: out lane i = a||b lane 2i + lane 2i+1. */
+AI __m512i pairsum(__m512i a, __m512i b)
+{
+    return _mm512_add_epi32(_mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)red_e), b),
+                            _mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)red_o), b));
 }
 
 AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
               float *out)
 {
+    const struct k32_info in = k32_info(kind);
     const int has_min = kind == K_Q4_1 || kind == K_Q5_1;
     const int64_t nb = n / ENG__QK;
     const int8_t *xq[ENG__NT_MAX];
-    const float *xe[ENG__NT_MAX], *xs[ENG__NT_MAX];
-    __m512 acc[ENG__NT_MAX];
-    __m128 accm[ENG__NT_MAX];
+    const float *xd[ENG__NT_MAX], *xs[ENG__NT_MAX];
+    const int32_t *xi[ENG__NT_MAX];
+    __m512 acc[ENG__NT_MAX], accm[ENG__NT_MAX];
     for (int t = 0; t < NT; t++) {
         const char *a = (const char *)act + (size_t)t * st;
         xq[t] = (const int8_t *)a;
-        xe[t] = eng__act_dexp(a, n, has_min);
-        xs[t] = has_min ? eng__act_s(a, n) : NULL;
-        acc[t] = _mm512_setzero_ps();
-        accm[t] = _mm_setzero_ps();
+        xd[t] = eng__act_d(a, n);
+        xi[t] = eng__act_isum(a, n);
+        xs[t] = eng__act_s(a, n);
+        acc[t] = accm[t] = _mm512_setzero_ps();
     }
-    const __m512i c80 = _mm512_set1_epi8((char)0x80);
-    int64_t b = 0;
-    for (; b + 1 < nb; b += 2) {
-        __m512 dw;
-        __m128 mw = _mm_setzero_ps();
-        __m512i q = unpack32(kind, w, b, 1, &dw, &mw);
-        __m512i corr = _mm512_setzero_si512();
-        if (!has_min)
-            corr = _mm512_sub_epi32(corr, _mm512_dpbusd_epi32(_mm512_setzero_si512(), c80, q));
+    const __m512i bofs = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(in.bsize));
+    for (int64_t g = 0; g < nb; g += 16) {
+        const uint8_t *wg = (const uint8_t *)w + g * in.bsize;
+        int nv = nb - g < 16 ? (int)(nb - g) : 16;
+        __mmask16 vm = (__mmask16)((1u << nv) - 1);
+        /* scales (and mins): the 32-bit word at the start of each block */
+        __m512i dm = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), vm, bofs, wg, 1);
+        __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
+        __m512 mw = has_min ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))) : dw;
+        __m512i lo[4], hi[4];
+        int nq = (nv + 3) / 4;
+        for (int qd = 0; qd < nq; qd++) {
+            int v = nv - 4 * qd < 4 ? nv - 4 * qd : 4;
+            unpack_quad(kind, wg + 4 * qd * in.bsize, v, &lo[qd], &hi[qd]);
+        }
+        for (int qd = nq; qd < 4; qd++)
+            lo[qd] = hi[qd] = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            __m512i xv = _mm512_loadu_si512((const void *)(xq[t] + b * ENG__QK));
-            __m512i l = has_min ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv)
-                                : _mm512_dpbusd_epi32(corr, _mm512_xor_si512(xv, c80), q);
-            __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps(xe[t] + 8 * b));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l), s, acc[t]);
-            if (has_min) {
-                __m128 sx = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(xs[t] + b)));
-                accm[t] = _mm_fmadd_ps(mw, sx, accm[t]);
+            const int8_t *x = xq[t] + g / 4 * 128;
+            __m512i l[4];
+            for (int qd = 0; qd < 4; qd++) {
+                l[qd] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[qd],
+                                            _mm512_loadu_si512((const void *)(x + 128 * qd)));
+                l[qd] = _mm512_dpbusd_epi32(l[qd], hi[qd], _mm512_loadu_si512((const void *)(x + 128 * qd + 64)));
             }
-        }
-    }
-    if (b < nb) { /* odd block count: the last block alone, lanes 0..7 and accm lane 0 */
-        __m512 dw;
-        __m128 mw = _mm_setzero_ps();
-        __m512i q = unpack32(kind, w, b, 0, &dw, &mw);
-        __m512i corr = _mm512_setzero_si512();
-        if (!has_min)
-            corr = _mm512_sub_epi32(corr, _mm512_dpbusd_epi32(_mm512_setzero_si512(), c80, q));
-        for (int t = 0; t < NT; t++) {
-            __m512i xv = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * ENG__QK)));
-            __m512i l = has_min ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv)
-                                : _mm512_dpbusd_epi32(corr, _mm512_xor_si512(xv, c80), q);
-            __m512 s = _mm512_mul_ps(dw, _mm512_castps256_ps512(_mm256_loadu_ps(xe[t] + 8 * b)));
-            acc[t] = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(l), s, acc[t], 0x00FF);
+            __m512i sum = pairsum(pairsum(l[0], l[1]), pairsum(l[2], l[3]));
+            if (in.shift)
+                sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(_mm512_loadu_si512((const void *)(xi[t] + g)), in.shift));
+            __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps(xd[t] + g));
+            acc[t] = _mm512_mask3_fmadd_ps(_mm512_cvtepi32_ps(sum), s, acc[t], vm);
             if (has_min)
-                accm[t] = _mm_mask3_fmadd_ps(mw, _mm_load_ss(xs[t] + b), accm[t], 1);
+                accm[t] = _mm512_mask3_fmadd_ps(mw, _mm512_loadu_ps(xs[t] + g), accm[t], vm);
         }
     }
     for (int t = 0; t < NT; t++) {
         out[t] = red16(acc[t]);
         if (has_min)
-            out[t] += _mm_cvtss_f32(accm[t]) + _mm_cvtss_f32(_mm_movehdup_ps(accm[t]));
+            out[t] += red16(accm[t]);
     }
 }
 
@@ -547,14 +559,26 @@ AI float act_block(const float *x, int8_t *qs, int k, __m512i *sum, int16_t *bsu
 static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
 {
     int8_t *qs = act;
-    float *d = (float *)eng__act_d(act, n), *sm = has_s ? (float *)eng__act_s(act, n) : NULL;
-    float *e = (float *)eng__act_dexp(act, n, has_s);
-    for (int64_t b = 0; b < n / ENG__QK; b++) {
+    float *d = (float *)eng__act_d(act, n), *sm = (float *)eng__act_s(act, n);
+    int32_t *is = (int32_t *)eng__act_isum(act, n);
+    int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
+    if (nb % 4) /* zero the unused part of the last quad */
+        memset(qs + nb / 4 * 128, 0, 128);
+    for (int64_t b = 0; b < nb; b++) {
+        int8_t q[ENG__QK];
         __m512i s;
-        d[b] = act_block(x + b * ENG__QK, qs + b * ENG__QK, ENG__QK, &s, NULL);
+        d[b] = act_block(x + b * ENG__QK, q, ENG__QK, &s, NULL);
+        memcpy(qs + eng__act_qpos(b, 0), q, 16);
+        memcpy(qs + eng__act_qpos(b, 16), q + 16, 16);
+        is[b] = hsum_epi32(s);
         if (has_s)
-            sm[b] = d[b] * (float)hsum_epi32(s);
-        _mm256_storeu_ps(e + 8 * b, _mm256_set1_ps(d[b]));
+            sm[b] = d[b] * (float)is[b];
+    }
+    for (int64_t b = nb; b < nb16; b++) {
+        d[b] = 0;
+        is[b] = 0;
+        if (has_s)
+            sm[b] = 0;
     }
 }
 static void quant_act_q8_0(const float *x, void *act, int64_t n) { quant_act_q8(x, act, n, 0); }
