@@ -38,12 +38,12 @@ TEST(pool_runs_every_index_once_per_job)
         static struct job j;
         memset(&j, 0, sizeof j);
         /* more threads than cores: spinning workers share cores, keep that case short */
-        int rounds = n <= 2 ? 3000 : 300;
+        int rounds = n <= 2 ? 1000 : 200;
         for (int r = 1; r <= rounds; r++) {
             j.round = r;
             eng_pool_run(p, count_job, &j);
             eng_pool_run(p, write_job, &j);
-            if (r % 100 == 0 && r % (rounds / 3) == 0)
+            if (r % (rounds / 4) == 0)
                 usleep(20000); /* let workers fall asleep, then wake them */
         }
         for (int i = 0; i < n; i++)
