@@ -180,4 +180,71 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t prefix_len, c
                     size_t suffix_len, const char *completion, size_t completion_len,
                     struct ctx_post_result *out);
 
+/* ==== FIM prompt (context/fim.c; owner h-pipe) ==============================================
+ * DeepSeek Coder fill-in-the-middle prompts in PSM order, sentinels inserted by token id (never
+ * parsed from text, so file text can never forge one):
+ *
+ *     BOS FIM_BEGIN [extra] [header] prefix FIM_HOLE suffix FIM_END      -> model writes the middle
+ *
+ * extra   cross-file context (the hook for the symbol index / recent-edits ring): snippets each
+ *         headed by their file path as a comment in their language (DeepSeek Coder's
+ *         repository-level format), given as text and tokenized as is, in a stable order so the
+ *         KV cache keeps them from keystroke to keystroke;
+ * header  the current file's path as a comment ("// src/a.c\n", "# app/main.py\n"); none for
+ *         JSON, plain text or an empty path;
+ * prefix  the end of the text before the cursor, cut at a line start so its tokens fit
+ *         prefix_tokens (a cursor line longer than the budget is cut at a token boundary);
+ * suffix  the start of the text after the cursor, whole lines while they fit suffix_tokens.
+ * A vocabulary without the three FIM tokens (DeepSeek LLM) gets the prefix-only form
+ * BOS [extra] [header] prefix.  BOS is left out when the vocabulary has none.
+ * Budgets are exact counts of the model's own tokenizer; the tokens of the assembled prompt are
+ * exactly the tokens of each part tokenized alone.
+ * Threads: reentrant (the vocab is immutable).  Cost: about twice the tokenization of the text
+ * that ends up in the prompt. */
+struct eng_vocab;
+#define CTX_FIM_TEMPLATE "deepseek-fim-1" /* prompt layout version, part of cache keys */
+struct ctx_fim_opts {
+    const struct eng_vocab *vocab;
+    enum ctx_lang lang;        /* comment syntax of the header */
+    const char *path;          /* path shown in the header (workspace-relative); NULL = none */
+    const char *extra;         /* cross-file snippets, already formatted; may be NULL */
+    size_t extra_len;
+    const char *prefix;        /* text before the cursor (any window ending at the cursor) */
+    size_t prefix_len;
+    const char *suffix;        /* text after the cursor (any window starting at the cursor) */
+    size_t suffix_len;
+    int prefix_tokens;         /* budget; 0 = 1024 */
+    int suffix_tokens;         /* budget; 0 = 256, negative = no suffix tokens */
+    /* Sticky window (when use_hint): the previous prompt's prefix_start expressed as an offset
+     * in this prefix.  When the text from there (a line start) still fits, the window keeps
+     * that start, so the prompt's tokens before the cursor stay a prefix of the last prompt's
+     * and the KV cache is reused; when it no longer fits the window is re-cut to 3/4 of the
+     * budget, leaving room for the next lines typed. */
+    size_t prefix_hint;
+    int use_hint;
+    int prefix_only;           /* 1: prefix-only form even with FIM tokens */
+};
+struct ctx_fim_prompt {
+    int32_t *tokens;           /* [n_tokens], sk_malloc'd (ctx_fim_free) */
+    int n_tokens;
+    int fim;                   /* 1: FIM form; 0: prefix-only */
+    size_t prefix_start;       /* the window is prefix[prefix_start .. prefix_len) */
+    size_t suffix_end;         /* ... and suffix[0 .. suffix_end) (0 in prefix-only form) */
+    char *header;              /* the header text ("" when none), sk_malloc'd */
+    /* where each part's tokens start in tokens[], and how many there are */
+    int extra_pos, n_extra, header_pos, n_header, prefix_pos, n_prefix, suffix_pos, n_suffix;
+};
+/* Builds the prompt.  Returns 0 (out filled; free with ctx_fim_free), -EINVAL (NULL vocab or
+ * NULL text with a length, or a tokenizer failure), -EFBIG, -ENOMEM (out zeroed). */
+int ctx_fim_build(const struct ctx_fim_opts *o, struct ctx_fim_prompt *out);
+void ctx_fim_free(struct ctx_fim_prompt *p);
+/* The prompt as text with the sentinels written as their token texts ("<｜fim▁hole｜>"), for
+ * `seekd complete --show-prompt`; sk_malloc'd, NULL on failure. */
+char *ctx_fim_render(const struct ctx_fim_prompt *p, const struct eng_vocab *v);
+/* The line comment opener of a language ("// ", "# "), NULL when it has none. */
+const char *ctx_fim_comment_prefix(enum ctx_lang lang);
+/* Writes the header for path into buf (NUL-terminated) and returns its length (0 = no header:
+ * no comment syntax, empty path, or a path holding a line break), or -ENAMETOOLONG. */
+int ctx_fim_header(enum ctx_lang lang, const char *path, char *buf, size_t cap);
+
 #endif
