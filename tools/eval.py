@@ -17,9 +17,9 @@ loss over all positions of every chunk (plain next-token loss, in nats).
 
 FIM: 500 tasks drawn with a fixed seed from the non-blank lines (<= 120 chars) of held-out
 files. Middle = that one whole line without its '\\n'; prefix = up to 800 chars of whole lines
-before it (ending in '\\n'), suffix = '\\n' + up to 400 chars of lines after it; at most 320
+before it (ending in '\\n'), suffix = '\\n' + up to 400 chars of lines after it; at most 300
 prefix and 128 suffix tokens kept (nearest the hole). Prompt = BOS fim_begin prefix fim_hole
-suffix fim_end; greedy decoding up to 64 tokens or EOS. Exact match: the generated text up to
+suffix fim_end; greedy decoding up to 64 tokens, stopping at EOS or at the first token that contains a newline. Exact match: the generated text up to
 EOS equals the middle (strict); "first line" also accepts a generation whose text up to its
 first '\\n' equals the middle (what a single-line stop rule would show). Baseline: the line
 before the hole, repeated.
@@ -27,7 +27,7 @@ before the hole, repeated.
 Agreement: on 200 held-out prompts (BOS + 256 tokens of a held-out document at a seeded
 position) the target decodes 32 tokens greedily; agreement = fraction of those positions where
 the draft's greedy token (given the same prefix) equals the target's. Also on the FIM prompts
-(the target's middle up to and including EOS). For greedy speculative decoding with draft
+(the target's generated middle up to and including its EOS or first newline token). For greedy speculative decoding with draft
 length k, tokens per target pass = mean over blocks of (leading agreements, max k) + 1.
 """
 import argparse
@@ -108,14 +108,15 @@ def rope_at(x, cos, sin):
     return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), -1).view(B, H, T, hd)
 
 
-def greedy(model, prompt, n, stop=None):
+def greedy(model, prompt, n, stop=()):
+    """Greedy decode up to n tokens; stops after emitting a token in `stop`."""
     c = Cache(model)
     lg = c.feed(prompt)[-1]
     out = []
-    for _ in range(n):
+    for _ in range(min(n, model.c["n_ctx"] - len(prompt))):
         t = int(lg.argmax())
         out.append(t)
-        if t == stop:
+        if t in stop:
             break
         lg = c.feed([t])[-1]
     return out
@@ -189,7 +190,7 @@ def fim_tasks(n=500, seed=7):
 
 
 def fim_prompt(tok, t):
-    p = tok.encode(t["prefix"])[-320:]
+    p = tok.encode(t["prefix"])[-300:]
     s = tok.encode(t["suffix"])[:128]
     return [tok.bos, tok.fim_begin] + p + [tok.fim_hole] + s + [tok.fim_end]
 
@@ -210,40 +211,39 @@ def spec_tokens_per_pass(agree, k):
 
 
 @torch.no_grad()
-def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200):
+def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_shards=1):
+    """Raw counts for tasks[shard::n_shards] and plain prompts j % n_shards == shard."""
     tasks = fim_tasks(n_tasks)
-    res = {"tasks": len(tasks)}
-    strict = {"draft": 0, "target": 0}
-    first = {"draft": 0, "target": 0}
-    base = 0
-    fim_agree = []
-    examples = []
+    # generation stops at EOS or at the first token containing a newline: after a newline the
+    # single-line answer is decided for both metrics (strict needs EOS before any newline)
+    stop = {tok.eos} | {i for i, t in enumerate(tok.tokens)
+                        if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
+    res = {"tasks": 0, "strict": {"draft": 0, "target": 0, "repeat_previous_line": 0},
+           "first_line": {"draft": 0, "target": 0}, "agree_fim": [], "agree_plain": [], "examples": []}
     for ti, t in enumerate(tasks):
+        if ti % n_shards != shard:
+            continue
+        res["tasks"] += 1
         prompt = fim_prompt(tok, t)
         outs = {}
         for name, m in (("draft", draft), ("target", target)):
-            g = greedy(m, prompt, 64, stop=tok.eos)
+            g = greedy(m, prompt, 64, stop=stop)
             text = tok.decode([x for x in g if x != tok.eos])
             outs[name] = (g, text)
             if g and g[-1] == tok.eos and text == t["middle"]:
-                strict[name] += 1
+                res["strict"][name] += 1
             if text.split("\n")[0] == t["middle"]:
-                first[name] += 1
-        base += t["prev"] == t["middle"]
+                res["first_line"][name] += 1
+        res["strict"]["repeat_previous_line"] += t["prev"] == t["middle"]
         # draft agreement along the target's FIM generation (teacher-forced)
         g = outs["target"][0]
         dl = Cache(draft).feed(prompt + g[:-1])[len(prompt) - 1:]
-        fim_agree.append([int(dl[i].argmax()) == g[i] for i in range(len(g))])
-        if ti < 6:
-            examples.append({"middle": t["middle"], "draft": outs["draft"][1], "target": outs["target"][1]})
-        if (ti + 1) % 50 == 0:
-            print(f"fim {ti + 1}/{len(tasks)} strict draft {strict['draft']} target {strict['target']} "
-                  f"baseline {base}", file=sys.stderr, flush=True)
-    n = len(tasks)
-    res["exact_match_strict"] = {k: v / n for k, v in strict.items()}
-    res["exact_match_first_line"] = {k: v / n for k, v in first.items()}
-    res["exact_match_strict"]["repeat_previous_line"] = base / n
-    res["examples"] = examples
+        res["agree_fim"].append([int(dl[i].argmax()) == g[i] for i in range(len(g))])
+        if len(res["examples"]) < 8:
+            res["examples"].append({"prefix_tail": t["prefix"][-60:], "middle": t["middle"],
+                                    "draft": outs["draft"][1], "target": outs["target"][1]})
+        if res["tasks"] % 25 == 0:
+            print(f"shard {shard}: fim {res['tasks']} strict {res['strict']}", file=sys.stderr, flush=True)
     # plain-continuation prompts
     docs = []
     for _, text in corpus.iter_split(CORPUS, "heldout"):
@@ -252,15 +252,28 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200):
             if len(ids) >= 256 + 32:
                 docs.append(ids)
     rng = np.random.default_rng(11)
-    plain_agree = []
     for j in range(n_agree):
         ids = docs[int(rng.integers(len(docs)))]
         o = int(rng.integers(0, len(ids) - 256 - 32 + 1))
+        if j % n_shards != shard:
+            continue
         prompt = [tok.bos] + ids[o:o + 256]
         g = greedy(target, prompt, 32)
         dl = Cache(draft).feed(prompt + g[:-1])[len(prompt) - 1:]
-        plain_agree.append([int(dl[i].argmax()) == g[i] for i in range(len(g))])
-    for label, ag in (("plain", plain_agree), ("fim", fim_agree)):
+        res["agree_plain"].append([int(dl[i].argmax()) == g[i] for i in range(len(g))])
+    return res
+
+
+def summarize(parts):
+    """Merge shard results into the reported figures."""
+    n = sum(p["tasks"] for p in parts)
+    out = {"tasks": n, "exact_match_strict": {}, "exact_match_first_line": {}}
+    for k in ("draft", "target", "repeat_previous_line"):
+        out["exact_match_strict"][k] = sum(p["strict"][k] for p in parts) / n
+    for k in ("draft", "target"):
+        out["exact_match_first_line"][k] = sum(p["first_line"][k] for p in parts) / n
+    for label in ("plain", "fim"):
+        ag = [row for p in parts for row in p["agree_" + label]]
         flat = [a for row in ag for a in row]
         d = {"prompts": len(ag), "positions": len(flat), "agreement": sum(flat) / max(1, len(flat))}
         for k in (4, 8):
@@ -270,17 +283,20 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200):
                 prod += a
                 passes += b
             d[f"tokens_per_target_pass_k{k}"] = prod / max(1, passes)
-        res["agreement_" + label] = d
-    return res
+        out["agreement_" + label] = d
+    out["examples"] = [e for p in parts for e in p["examples"]][:8]
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["ppl", "fim", "logits", "all"])
+    ap.add_argument("mode", choices=["ppl", "fim", "logits", "all", "merge"])
     ap.add_argument("args", nargs="+")
     ap.add_argument("--json")
     ap.add_argument("--last", action="store_true", help="logits: only the last position")
     ap.add_argument("--tasks", type=int, default=500)
+    ap.add_argument("--agree", type=int, default=200)
+    ap.add_argument("--shard", default="0/1", help="fim: run part K of N (K/N); merge the JSONs with 'merge'")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -307,12 +323,21 @@ def main():
             r["params"] = train.n_params(m)
             out["ppl:" + os.path.basename(p)] = r
             print(os.path.basename(p), json.dumps(r), flush=True)
+    if a.mode == "merge":
+        parts = []
+        for p in a.args:
+            with open(p) as f:
+                parts.append(json.load(f)["fim_raw"])
+        out["fim"] = summarize(parts)
+        print(json.dumps(out["fim"], indent=1, ensure_ascii=False))
     if a.mode in ("fim", "all"):
         d, tok = load(a.args[0])
         t, _ = load(a.args[1])
-        r = fim_and_agreement(d, t, tok, a.tasks)
-        out["fim"] = r
-        print(json.dumps(r, indent=1, ensure_ascii=False))
+        k, n = (int(x) for x in a.shard.split("/"))
+        raw = fim_and_agreement(d, t, tok, a.tasks, a.agree, k, n)
+        out["fim_raw"] = raw
+        out["fim"] = summarize([raw])
+        print(json.dumps(out["fim"], indent=1, ensure_ascii=False))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1, ensure_ascii=False)
