@@ -4,6 +4,10 @@
  * framed, to stdout.  Deferred session work (answering queued requests, continuing parses cut
  * short) runs from an idle handle, one bounded slice per loop turn, so input is never starved.
  *
+ * A tty is switched to a byte-exact mode while we run (no echo, no line buffering, no CR/NL
+ * translation either way) and restored at exit, because the framing counts bytes; signal keys
+ * stay on, so Ctrl-C still stops the server cleanly.
+ *
  * stdout carries protocol messages only: at startup the protocol stream moves to a private
  * duplicate of fd 1 and fd 1 is pointed at stderr, so a stray printf anywhere in the process
  * (a library warning, a debug print) lands in the log instead of corrupting the stream.
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -274,6 +279,38 @@ static void file_read_next(struct lsp_loop *L)
         L->in_reading = 1;
 }
 
+/* Terminal settings changed by tty_make_exact, restored by tty_restore. */
+static struct saved_tty {
+    int fd;
+    struct termios t;
+} saved_tty[2] = {{-1, {0}}, {-1, {0}}};
+
+/* Makes a tty carry bytes unchanged: input without echo, canonical lines or CR/NL mapping,
+ * output without post-processing (ONLCR would turn our \r\n into \r\r\n).  ISIG stays. */
+static void tty_make_exact(int fd, int slot)
+{
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0)
+        return;
+    saved_tty[slot].fd = fd;
+    saved_tty[slot].t = t;
+    t.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    t.c_oflag &= ~(tcflag_t)OPOST;
+    t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | IEXTEN);
+    t.c_cflag = (t.c_cflag & ~(tcflag_t)(CSIZE | PARENB)) | CS8;
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(fd, TCSANOW, &t) != 0)
+        SK_WARN("lsp: cannot set the terminal to raw mode: %s", strerror(errno));
+}
+
+static void tty_restore(void)
+{
+    for (int i = 1; i >= 0; i--)
+        if (saved_tty[i].fd >= 0)
+            tcsetattr(saved_tty[i].fd, TCSADRAIN, &saved_tty[i].t);
+}
+
 /* Opens fd as a libuv stream by its kind; *is_file set for files (no stream). */
 static int open_stream(struct lsp_loop *L, union stream *st, int fd, int readable, int *is_file)
 {
@@ -281,6 +318,7 @@ static int open_stream(struct lsp_loop *L, union stream *st, int fd, int readabl
     *is_file = 0;
     switch (uv_guess_handle(fd)) {
     case UV_TTY:
+        tty_make_exact(fd, readable ? 0 : 1);
         rc = uv_tty_init(&L->loop, &st->tty, fd, readable);
         L->tty_used = 1;
         break;
@@ -420,8 +458,10 @@ int cmd_lsp(int argc, char **argv)
     uv_run(&L->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&L->loop) != 0)
         SK_WARN("lsp: event loop closed with handles still open");
-    if (L->tty_used)
+    if (L->tty_used) {
         uv_tty_reset_mode();
+        tty_restore();
+    }
     dmn_session_delete(L->s);
     SK_INFO("lsp: exit code %d", code);
 out:
