@@ -192,7 +192,7 @@ DOT(q4_1, dot32, K_Q4_1)
 DOT(q5_1, dot32, K_Q5_1)
 
 /* ---- K-quants ------------------------------------------------------------------------------ */
-enum kk { K_Q4_K, K_Q5_K, K_Q6_K };
+enum kk { K_Q4_K, K_Q5_K, K_Q6_K, K_Q2_K, K_Q3_K };
 
 /* A super-block as 8 x 32 bytes in element order and, per 32 bytes, a 16-bit scale vector for
  * madd (Q4_K/Q5_K: one sub-block per 32 bytes; Q6_K: two 16-element sub-blocks). */
@@ -238,6 +238,43 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         k->mexp = _mm256_loadu_si256((const __m256i *)mn);
         k->d = f16c(d);
         k->dmin = f16c(dmin);
+    } else if (kind == K_Q2_K || kind == K_Q3_K) {
+        /* element 128h + 32j + l: 2 low bits at qs[32h + l] >> 2j; Q3_K's third bit at
+         * hmask[l] >> (4h + j).  Register c holds elements 32c.. (h = c/4, j = c%4). */
+        const uint8_t *qs;
+        __m256i hm = _mm256_setzero_si256();
+        int sc[16];
+        if (kind == K_Q2_K) {
+            const struct eng__block_q2_K *x = (const struct eng__block_q2_K *)w + b;
+            qs = x->qs;
+            uint16_t mn[16];
+            for (int j = 0; j < 16; j++) {
+                sc[j] = x->scales[j] & 0xF;
+                mn[j] = x->scales[j] >> 4;
+            }
+            k->mexp = _mm256_loadu_si256((const __m256i *)mn);
+            k->d = f16c(x->d);
+            k->dmin = f16c(x->dmin);
+        } else {
+            const struct eng__block_q3_K *x = (const struct eng__block_q3_K *)w + b;
+            qs = x->qs;
+            hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+            for (int j = 0; j < 16; j++)
+                sc[j] = eng__k3_scale(j, x->scales);
+            k->d = f16c(x->d);
+            k->dmin = 0;
+        }
+        const __m256i m3 = _mm256_set1_epi8(3);
+        for (int c = 0; c < 8; c++) {
+            int h = c / 4, j = c % 4;
+            __m256i z = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(qs + 32 * h)), 2 * j), m3);
+            if (kind == K_Q3_K) {
+                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), _mm256_set1_epi8(1));
+                z = _mm256_sub_epi8(_mm256_add_epi8(z, _mm256_slli_epi16(hb, 2)), _mm256_set1_epi8(4));
+            }
+            k->q[c] = z;
+            k->sc[c] = _mm256_set_m128i(_mm_set1_epi16((short)sc[2 * c + 1]), _mm_set1_epi16((short)sc[2 * c]));
+        }
     } else {
         const struct eng__block_q6_K *x = (const struct eng__block_q6_K *)w + b;
         const __m256i m3 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
@@ -267,7 +304,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
 AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
              float *out)
 {
-    const int has_min = kind != K_Q6_K;
+    const int has_min = kind != K_Q6_K && kind != K_Q3_K;
     const int64_t nb = n / ENG__QK_K;
     const int8_t *xq[ENG__NT_MAX];
     const float *xd[ENG__NT_MAX];
@@ -285,7 +322,8 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
         struct ksb k;
         unpack_k(kind, w, b, &k);
         __m256i aq[8];
-        if (kind == K_Q6_K)
+        const int sgn = kind == K_Q6_K || kind == K_Q3_K; /* signed levels: sign trick */
+        if (sgn)
             for (int c = 0; c < 8; c++)
                 aq[c] = _mm256_sign_epi8(k.q[c], k.q[c]);
         __m256 vd = _mm256_set1_ps(k.d), vdmin = _mm256_set1_ps(k.dmin);
@@ -295,8 +333,8 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
             __m256i ia[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
             for (int c = 0; c < 8; c++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 32 * c));
-                __m256i p = kind == K_Q6_K ? _mm256_maddubs_epi16(aq[c], _mm256_sign_epi8(xv, k.q[c]))
-                                           : _mm256_maddubs_epi16(k.q[c], xv);
+                __m256i p = sgn ? _mm256_maddubs_epi16(aq[c], _mm256_sign_epi8(xv, k.q[c]))
+                                : _mm256_maddubs_epi16(k.q[c], xv);
                 ia[c & 1] = _mm256_add_epi32(ia[c & 1], _mm256_madd_epi16(p, k.sc[c]));
             }
             __m256 dd = _mm256_mul_ps(vd, _mm256_set1_ps(xd[t][b]));
@@ -321,9 +359,13 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
 #define CALL_q4_K(N) dotK(K_Q4_K, n, w, act, st, N, out)
 #define CALL_q5_K(N) dotK(K_Q5_K, n, w, act, st, N, out)
 #define CALL_q6_K(N) dotK(K_Q6_K, n, w, act, st, N, out)
+#define CALL_q2_K(N) dotK(K_Q2_K, n, w, act, st, N, out)
+#define CALL_q3_K(N) dotK(K_Q3_K, n, w, act, st, N, out)
 DOT(q4_K, dotK, K_Q4_K)
 DOT(q5_K, dotK, K_Q5_K)
 DOT(q6_K, dotK, K_Q6_K)
+DOT(q2_K, dotK, K_Q2_K)
+DOT(q3_K, dotK, K_Q3_K)
 
 /* ---- float weights ------------------------------------------------------------------------- */
 enum kf { K_F32, K_F16, K_BF16 };
@@ -494,6 +536,8 @@ void eng__kern_install_avx2(struct eng__kern *k)
     SET(ENG_TYPE_Q4_K, dot_q4_K);
     SET(ENG_TYPE_Q5_K, dot_q5_K);
     SET(ENG_TYPE_Q6_K, dot_q6_K);
+    SET(ENG_TYPE_Q2_K, dot_q2_K);
+    SET(ENG_TYPE_Q3_K, dot_q3_K);
     SET(ENG_TYPE_F32, dot_f32);
     SET(ENG_TYPE_F16, dot_f16);
     SET(ENG_TYPE_BF16, dot_bf16);
