@@ -197,8 +197,7 @@ int main(int argc, char **argv)
                     _exit(127);
                 }
                 tests[i].fn();
-                fflush(NULL);
-                _exit(0);
+                exit(0); /* not _exit: LeakSanitizer checks the test at exit */
             }
             r->pid = pid;
             active++;
@@ -267,8 +266,15 @@ int main(int argc, char **argv)
         active--;
     }
     rm_rf(root);
-    for (size_t i = 0; i < n_fail; i++)
+    for (size_t i = 0; i < n_fail; i++) {
         printf("failed: %s\n", failures[i]);
+        free(failures[i]);
+    }
+    free(failures);
+    free(run);
+    for (size_t i = 0; i < n_tests; i++)
+        free(tests[i].ext_path);
+    free(tests);
     printf("%zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }
