@@ -387,6 +387,12 @@ static void f32_to_f16_row_ref(const float *src, uint16_t *dst, int64_t n)
         dst[i] = eng__f32_to_f16(src[i]);
 }
 
+static void f16_axpy_ref(int64_t n, float a, const uint16_t *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fmaf(a, eng__f16_to_f32(x[i]), y[i]);
+}
+
 /* ---- the kernel table ---------------------------------------------------------------------- */
 #define T(id, name, a)                                                                            \
     k->t[id] = (struct eng__type_kern){eng__dequantize_row_##name##_ref,                          \
@@ -429,6 +435,7 @@ int eng__kern_build(struct eng__kern *k, int level)
     memcpy(k->quant_act, k->quant_act_ref, sizeof k->quant_act);
     k->f16_to_f32_row = f16_to_f32_row_ref;
     k->f32_to_f16_row = f32_to_f16_row_ref;
+    k->f16_axpy = f16_axpy_ref;
     if (level >= 1)
         eng__kern_install_avx2(k);
     if (level >= 2)

@@ -180,6 +180,10 @@ struct eng__kern {
     eng__quant_act_fn quant_act_ref[4];
     void (*f16_to_f32_row)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_f16_row)(const float *src, uint16_t *dst, int64_t n);
+    /* y[i] = fma(a, x[i], y[i]) over an f16 row (attention: P . V with an f16 V cache).  For
+     * q . k over an f16 K row use t[ENG_TYPE_F16].dot with the f32 query as the activation row
+     * (act = q, act_stride = bytes between queries, nt queries at once). */
+    void (*f16_axpy)(int64_t n, float a, const uint16_t *x, float *y);
     int has_avx2, has_avx512; /* avx512 = F+BW+VL+VNNI usable (OS saves zmm state) */
 };
 

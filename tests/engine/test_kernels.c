@@ -228,6 +228,17 @@ TEST(kern_simd_variants_bit_exact_vs_ref)
         ref.f16_to_f32_row(h, f, 37);
         K->f16_to_f32_row(h, f2, 37);
         ASSERT_MEM_EQ(f, f2, sizeof f);
+        /* f16 axpy */
+        float y1[37], y2[37];
+        fill(y1, 37, 10, 3.0f);
+        memcpy(y2, y1, sizeof y1);
+        ref.f16_axpy(37, 0.3f, h, y1);
+        K->f16_axpy(37, 0.3f, h, y2);
+        ASSERT_MEM_EQ(y1, y2, sizeof y1);
+        float y3[37];
+        fill(y3, 37, 10, 3.0f);
+        for (int i = 0; i < 37; i++) /* the definition: one fused multiply-add per element */
+            ASSERT(y1[i] == fmaf(0.3f, eng_fp16_to_fp32(h[i]), y3[i]));
     }
 }
 

@@ -612,6 +612,17 @@ static void f32_to_f16_row(const float *src, uint16_t *dst, int64_t n)
         dst[i] = eng__f32_to_f16(src[i]);
 }
 
+static void f16_axpy(int64_t n, float a, const uint16_t *x, float *y)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))),
+                                                _mm512_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] = fmaf(a, f16c(x[i]), y[i]);
+}
+
 void eng__kern_install_avx512(struct eng__kern *k)
 {
 #define SET(id, fn)                                                                               \
@@ -638,4 +649,5 @@ void eng__kern_install_avx512(struct eng__kern *k)
     k->quant_act[ENG__ACT_Q8_K] = quant_act_q8_K;
     k->f16_to_f32_row = f16_to_f32_row;
     k->f32_to_f16_row = f32_to_f16_row;
+    k->f16_axpy = f16_axpy;
 }
