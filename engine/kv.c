@@ -24,10 +24,11 @@ int eng__kv_init(struct eng__kv *kv, int type, int n_layer, int n_ctx, int Dkv)
     kv->n_ctx = n_ctx;
     kv->row_bytes = (size_t)Dkv * (type == ENG_TYPE_F16 ? 2 : 4);
     size_t bytes = kv->row_bytes * (size_t)n_ctx * (size_t)n_layer;
-    /* calloc: never-written cells read as zeros, which keeps tools like valgrind quiet; they
-     * are never used for results (see the rollback note above) */
-    kv->k = sk_calloc(1, bytes);
-    kv->v = sk_calloc(1, bytes);
+    /* Not cleared: cells at or beyond len are never read (see the rollback note above), and a
+     * 16K-token cache of a large model is gigabytes that the OS then maps in only as the
+     * context fills up (sk_calloc would touch every page at load). */
+    kv->k = sk_malloc(bytes);
+    kv->v = sk_malloc(bytes);
     kv->tokens = sk_calloc((size_t)n_ctx, sizeof *kv->tokens);
     if (!kv->k || !kv->v || !kv->tokens) {
         eng__kv_free(kv);
