@@ -20,7 +20,8 @@ size_t eng__act_row_size(enum eng__act kind, int64_t n)
         return 0;
     size_t qs = eng__align64((size_t)(n + 127) / 128 * 128), nb16 = (size_t)eng__act_nb16(n);
     switch (kind) {
-    case ENG__ACT_F32: return eng__align64((size_t)n * 4);
+    case ENG__ACT_F32: /* + 64: rows of 4 KB multiples would alias in L1 sets */
+        return eng__align64((size_t)n * 4) + 64;
     case ENG__ACT_Q8_0: return n % ENG__QK ? 0 : eng__align64(qs + nb16 * 8);
     case ENG__ACT_Q8_1: return n % ENG__QK ? 0 : eng__align64(qs + nb16 * 12);
     case ENG__ACT_Q8_K:

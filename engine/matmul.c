@@ -105,10 +105,7 @@ int eng__matmul_k(const struct eng__kern *k, struct eng_pool *pool, const struct
     if (n_tokens < 1 || ldx < (size_t)cols || ldy < (size_t)rows || !x || !y)
         return ENG_EINVAL;
     struct mm_job j = {tk->dot, w->data, wrow, rows, cols, NULL, 0, n_tokens, y, ldy};
-    if (tk->act == ENG__ACT_F32) {
-        j.act = (const char *)x; /* f32 weights read the caller's rows in place */
-        j.astride = ldx * sizeof(float);
-    } else {
+    {
         size_t arow = eng__act_row_size(tk->act, cols);
         if (!s || !s->buf || arow == 0 || cols > s->max_cols || n_tokens > s->max_tokens ||
             arow * (size_t)n_tokens > s->size)

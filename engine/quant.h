@@ -104,7 +104,8 @@ static inline eng__bf16 eng__f32_to_bf16(float f)
  *   float  s[NB]        after isum, Q8_1: d * isum
  *   int16  bsums[n/16]  after d, Q8_K: sum of each group of 16 qs
  * The row size is rounded up to 64 bytes so consecutive rows stay 64-byte aligned.  Kind F32
- * rows are plain float[n] (row size rounded up to 64 bytes as well).
+ * rows are plain float[n] (row size rounded up to 64 bytes, plus 64 so that rows never sit
+ * a multiple of 4 KB apart: 8 such rows read together would compete for the same L1 sets).
  * Quantisation (all kinds): amax = max|x| over the block, d = amax / 127,
  * q = rint(x * (127 / amax)) (round half to even), q = 0 when amax == 0. */
 enum eng__act {
