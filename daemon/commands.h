@@ -19,6 +19,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_eval_logits(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_complete(int argc, char **argv); /* daemon/cmd_complete.c */
 /* Shared by the engine commands: a GGUF, its tokenizer (optional) and the model, opened
  * together and closed together (errors are printed to stderr). */
 struct dmn__model {
@@ -43,6 +44,7 @@ int dmn__parse_int(const char *s, long lo, long hi, long *out);
     {"generate", "generate a continuation with a model", cmd_generate},                          \
     {"eval-logits", "(testing) teacher-forced logits of token ids", cmd_eval_logits},            \
     {"perplexity", "perplexity of a text file (llama.cpp method)", cmd_perplexity},              \
-    {"bench", "prompt / decode speed and memory-bandwidth use of a model", cmd_bench},
+    {"bench", "prompt / decode speed and memory-bandwidth use of a model", cmd_bench},         \
+    {"complete", "complete a file at LINE COL once (the server's pipeline)", cmd_complete},
 
 #endif

@@ -20,6 +20,7 @@
  */
 #include "base.h"
 #include "daemon/commands.h"
+#include "daemon/pipeline.h"
 #include "daemon/session.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ union stream {
 struct lsp_loop {
     uv_loop_t loop;
     dmn_session *s;
+    struct dmn_pipe *pipe; /* the completion pipeline (daemon/complete.c) in front of s */
     /* input: a stream, or a file read with uv_fs_read */
     union stream in;
     int in_file, in_open, in_reading;
@@ -173,6 +175,7 @@ static void begin_close(struct lsp_loop *L)
     if (L->closing)
         return;
     L->closing = 1;
+    dmn_pipe_stop(L->pipe);
     if (L->in_open && !L->in_file && L->in_reading)
         uv_read_stop(&L->in.s);
     L->in_reading = 0;
@@ -226,7 +229,7 @@ static void on_input_end(struct lsp_loop *L, int err)
 
 static void feed(struct lsp_loop *L, const char *data, size_t n)
 {
-    if (dmn_session_feed(L->s, data, n) < 0)
+    if (dmn_pipe_feed(L->pipe, data, n) < 0)
         SK_ERROR("lsp: out of memory buffering input: %zu bytes dropped", n);
     after_input(L);
 }
@@ -443,11 +446,14 @@ int cmd_lsp(int argc, char **argv)
         goto out;
     }
     dmn_session_opts o = {.send = send_cb, .send_ud = L};
-    if (dmn_session_new(&o, &L->s) < 0) {
+    if (dmn_pipe_new(&L->loop, &o, &L->pipe) < 0 || dmn_session_new(&o, &L->s) < 0) {
         SK_ERROR("lsp: out of memory");
+        dmn_pipe_delete(L->pipe);
+        uv_run(&L->loop, UV_RUN_DEFAULT);
         uv_loop_close(&L->loop);
         goto out;
     }
+    dmn_pipe_set_session(L->pipe, L->s);
     SK_INFO("lsp: seekd %s serving on stdio (pid %d)", SK_VERSION, (int)getpid());
     code = run(L);
     /* Handles may still be open when setup failed half-way: close and drain. */
@@ -462,6 +468,7 @@ int cmd_lsp(int argc, char **argv)
         uv_tty_reset_mode();
         tty_restore();
     }
+    dmn_pipe_delete(L->pipe);
     dmn_session_delete(L->s);
     SK_INFO("lsp: exit code %d", code);
 out:
