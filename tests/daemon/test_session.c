@@ -782,3 +782,68 @@ TEST(dmn_session_alloc_failures)
     for (size_t i = 0; i < clean_n; i++)
         free(clean[i]);
 }
+
+/* The same byte stream cut anywhere gives the same answers: the whole stream at once, one byte
+ * at a time, and random chunks, each followed by a single poll at the end. */
+TEST(dmn_session_chunking_invariant)
+{
+    static const char *bodies[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"capabilities\":{}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didOpen\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\",\"languageId\":\"c\",\"version\":1,\"text\":\"int main(void) {\\r\\n  return 0;\\n}\\n\"}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didChange\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\",\"version\":2},\"contentChanges\":[{\"range\":{\"start\":{\"line\":1,\"character\":9},\"end\":{\"line\":1,\"character\":10}},\"text\":\"'\\u00e9' + \\ud83d\\ude00\"}]}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"textDocument/inlineCompletion\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\"},\"position\":{\"line\":1,\"character\":3}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"textDocument/inlineCompletion\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\"},\"position\":{\"line\":1,\"character\":4}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"seekd/syntaxTree\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\"}}}",
+        "not json at all",
+        "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"textDocument/completion\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\"},\"position\":{\"line\":0,\"character\":0}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"$/cancelRequest\",\"params\":{\"id\":5}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"textDocument/completion\",\"params\":{\"textDocument\":{\"uri\":\"file:///c.c\"},\"position\":{\"line\":0,\"character\":1}}}",
+    };
+    size_t total = 0;
+    char *stream = NULL;
+    for (size_t i = 0; i < SK_ARRAY_LEN(bodies); i++) {
+        size_t n;
+        char *f = lsp_frame_encode(bodies[i], strlen(bodies[i]), &n);
+        stream = realloc(stream, total + n + 2);
+        memcpy(stream + total, f, n);
+        total += n;
+        if (i % 3 == 0) /* stray line ends between some messages */
+            stream[total++] = '\n';
+        sk_free(f);
+    }
+    char *want[MAXOUT];
+    size_t nwant = 0;
+    uint64_t seed = 5;
+    for (int mode = 0; mode < 3; mode++) {
+        dmn_session *s = sess_new();
+        for (size_t off = 0; off < total;) {
+            size_t c = total - off;
+            if (mode == 1)
+                c = 1;
+            else if (mode == 2) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                c = SK_MIN(c, 1 + (size_t)(seed >> 33) % 40);
+            }
+            ASSERT_EQ(dmn_session_feed(s, stream + off, c), 0);
+            off += c;
+        }
+        while (dmn_session_poll(s))
+            ;
+        if (mode == 0) {
+            ASSERT_EQ(out.n, 7); /* 1, 2 superseded, 4, parse error, 5 cancelled, 3, 6 */
+            for (size_t i = 0; i < out.n; i++)
+                want[i] = strdup(out.msg[i]);
+            nwant = out.n;
+        } else {
+            ASSERT_EQ(out.n, nwant);
+            for (size_t i = 0; i < nwant; i++)
+                ASSERT_STR_EQ(out.msg[i], want[i]);
+        }
+        dmn_session_delete(s);
+        out_reset();
+    }
+    for (size_t i = 0; i < nwant; i++)
+        free(want[i]);
+    free(stream);
+}
