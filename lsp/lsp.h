@@ -58,8 +58,10 @@ const char *lsp_strerror(int err);
  *   - A bad header block (garbage line, bad or missing Content-Length, or no blank line within
  *     LSP_MAX_HEADER bytes): lsp_reader_next returns the error once and the reader RESYNCS: it
  *     drops bytes up to the next line that starts with "Content-Length" (any case) and parses
- *     a header block from there.  Inside a valid JSON body every newline is escaped, so a line
- *     that starts with "Content-Length" can only begin a header block.
+ *     a header block from there.  No line of a JSON body can start with the bare word: raw
+ *     newlines occur only between tokens, and a token is punctuation, a number, a literal or a
+ *     quoted string; so such a line can only begin a header block.  (A bad block's own later
+ *     lines count too: "X\r\nContent-Length: 2\r\n\r\n{}" recovers the message after X.)
  * Memory: the reader buffers at most one header block plus one body (<= max_body) plus the
  * unparsed tail of the last chunk fed.
  */
