@@ -116,6 +116,8 @@ int cmd_bench(int argc, char **argv)
     double max_load = -1;
     struct eng_model_params mp;
     eng_model_params_default(&mp);
+    if (dmn__spec_wanted(argc, argv)) /* --draft / --lookup: daemon/cmd_spec.c */
+        return cmd_spec_bench(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -111,7 +111,9 @@ static void gen_usage(FILE *fp)
                 "[--threads N] [--ctx N] [--ids]\n"
                 "  Prints the continuation of the prompt (or with --ids its token ids).\n"
                 "  Greedy by default (--temp 0); stops at an end-of-generation token or after N "
-                "tokens (default 64).\n");
+                "tokens (default 64).\n"
+                "  Speculative decoding: --draft D, --draft-max K, --lookup (see seekd generate "
+                "--draft x --help).\n");
 }
 
 #define NEED_ARG()                                                                                \
@@ -131,6 +133,8 @@ int cmd_generate(int argc, char **argv)
     struct eng_sampler_params sp;
     eng_model_params_default(&mp);
     eng_sampler_params_default(&sp);
+    if (dmn__spec_wanted(argc, argv)) /* --draft / --draft-max / --lookup: daemon/cmd_spec.c */
+        return cmd_spec_generate(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

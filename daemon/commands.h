@@ -33,6 +33,11 @@ int dmn__model_open(struct dmn__model *dm, const char *path, const struct eng_mo
 void dmn__model_close(struct dmn__model *dm);
 int dmn__parse_ids(const char *s, int32_t **out); /* count, or -1; *out sk_free'd by caller */
 int dmn__parse_int(const char *s, long lo, long hi, long *out);
+/* Speculative decoding (daemon/cmd_spec.c): generate / bench route here when the arguments
+ * ask for a draft model or n-gram lookup (--draft, --draft-max, --lookup). */
+int dmn__spec_wanted(int argc, char **argv);
+int cmd_spec_generate(int argc, char **argv);
+int cmd_spec_bench(int argc, char **argv);
 
 #define SEEKD_COMMANDS                                                                            \
     {"version", "print the version", cmd_version},                                                \
