@@ -12,10 +12,13 @@
  *      checked identical), on a prompt that repeats its own lines;
  *   F. KV reuse per keystroke: a ~2000-token FIM prompt (this file's own source, DeepSeek
  *      Coder tokenizer) with one-character edits at the cursor: tokens reused / evaluated;
- *      and the agreement of greedy completions with shifted-chunk reuse on vs off.
+ *      and the agreement of greedy completions with shifted-chunk reuse on vs off;
+ *   G. (SEEKD_SPEC_TEXT) acceptance and speed of model / n-gram / both drafts on real text.
  * Models (env): SEEKD_SPEC_DRAFT, SEEKD_SPEC_TARGET (default: a tiny pair generated into
  * build/bench-models), SEEKD_SPEC_STANDIN (optional, e.g. llm-7b Q4_0), SEEKD_SPEC_ALPHA
- * (default "0.6 0.7 0.8"), SEEKD_SPEC_REPS (default 5), SEEKD_SPEC_PARTS (default "ABCDEF").
+ * (default "0.6 0.7 0.8"), SEEKD_SPEC_REPS (default 5), SEEKD_SPEC_PARTS (default "ABCDEF"),
+ * SEEKD_SPEC_TEXT (a text file for part G: acceptance of the pair on real code, meaningful
+ * only for trained models such as models/seekd-demo-*).
  * Tiny models fit in cache and are compute-bound: their costs misstate real shapes.
  * Prints figures only; refuses nothing, but reports the load average so busy runs show.
  */
@@ -289,6 +292,71 @@ static char *read_text(const char *path, size_t *len)
     if (sk_read_file(path, 1 << 22, &s, len))
         return NULL;
     return s;
+}
+
+/* ---- G. acceptance on real text ------------------------------------------------------------- */
+
+/* Windows of the text (tokenized with the target's vocabulary): prompt = BOS + P tokens,
+ * G greedy tokens with the draft model, with n-gram lookup, and with both; acceptance, tokens
+ * per pass and speed against plain decoding (outputs checked identical). */
+static void part_g(struct mdl *T, struct mdl *D, const char *path, int reps)
+{
+    char err[300];
+    struct eng_vocab *voc = NULL;
+    size_t len;
+    char *text = read_text(path, &len);
+    if (!text || eng_vocab_load(T->g, &voc, err, sizeof err)) {
+        printf("\nG. skipped (no text or no vocabulary)\n");
+        sk_free(text);
+        return;
+    }
+    int cap = (int)len + 16;
+    int32_t *toks = sk_malloc((size_t)cap * sizeof *toks);
+    int n = eng_tokenize(voc, text, len, 0, 0, toks, cap);
+    int P = SK_MIN(256, eng_model_n_ctx(T->m) - 160), G = 96;
+    int W = SK_MIN(24, (n - G) / (P + G));
+    printf("\nG. held-out text %s: %d tokens, %d windows of %d prompt + %d generated tokens, "
+           "greedy\n", path, n, W, P, G);
+    static const struct { const char *name; int draft, lookup; } modes[] = {
+        {"draft model", 1, 0}, {"n-gram lookup", 0, 1}, {"draft + n-gram", 1, 1}};
+    int32_t *prompt = sk_malloc((size_t)(P + 1) * sizeof *prompt);
+    int32_t ref[128], got[128];
+    for (size_t mi = 0; mi < SK_ARRAY_LEN(modes); mi++) {
+        double tp = 0, tsp = 0;
+        int64_t dr = 0, ac = 0, em = 0, nv = 0, same = 1;
+        for (int w = 0; w < W; w++) {
+            prompt[0] = eng_vocab_bos(voc);
+            memcpy(prompt + 1, toks + (size_t)w * (size_t)(n - G - P) / (size_t)SK_MAX(W - 1, 1),
+                   (size_t)P * sizeof *prompt);
+            struct eng_spec_params sp;
+            eng_spec_params_default(&sp);
+            sp.lookup = modes[mi].lookup;
+            struct eng_spec_stats st;
+            double bp = 0, bs = 0;
+            for (int r = 0; r < reps; r++) {
+                double a = plain_rate(T->m, prompt, P + 1, G, ref);
+                double b = spec_rate(T->m, modes[mi].draft ? D->m : NULL, &sp, prompt, P + 1, G,
+                                     got, &st);
+                bp += 1 / a;
+                bs += 1 / b;
+                same &= !memcmp(ref, got, (size_t)G * sizeof *got);
+            }
+            tp += bp / reps;
+            tsp += bs / reps;
+            dr += st.n_drafted[0] + st.n_drafted[1];
+            ac += st.n_accepted[0] + st.n_accepted[1];
+            em += st.n_emitted;
+            nv += st.n_verify;
+        }
+        printf("  %-15s acceptance %.3f (%lld/%lld), %.2f tokens per target pass, speed "
+               "%.2fx plain (time-weighted over windows); outputs identical: %s\n",
+               modes[mi].name, (double)ac / (double)SK_MAX(dr, 1), (long long)ac, (long long)dr,
+               (double)em / (double)SK_MAX(nv, 1), tp / tsp, same ? "yes" : "NO");
+    }
+    sk_free(prompt);
+    sk_free(toks);
+    sk_free(text);
+    eng_vocab_free(voc);
 }
 
 int main(void)
@@ -611,6 +679,8 @@ int main(void)
     done:
         eng_vocab_free(voc);
     }
+    if (strchr(parts, 'G') && getenv("SEEKD_SPEC_TEXT"))
+        part_g(&T, &D, getenv("SEEKD_SPEC_TEXT"), reps);
     printf("\nbench_spec: load average %.2f at the end\n", loadavg1());
     mdl_close(&D);
     mdl_close(&T);
