@@ -405,6 +405,78 @@ static int chunk_reuse(struct eng_model *m, const int32_t *toks, int n, int cp, 
     return hp;
 }
 
+/* Moves cells [src, src+n) to [dst, dst+n) in either direction, re-rotating every key by the
+ * RoPE angle of dst - src; V rows and tokens are copied.  The cache length is not changed.
+ * Cells are visited in the order that never overwrites a source cell not yet read. */
+static void kv_move(struct eng_model *m, int src, int dst, int n)
+{
+    struct eng__kv *kv = &m->kv;
+    float *tmp = m->q; /* scratch row: Dq >= Dkv floats, unused between evals */
+    for (int l = 0; l < m->n_layer; l++) {
+        for (int i = 0; i < n; i++) {
+            int c = dst > src ? n - 1 - i : i;
+            const void *krow = eng__kv_k(kv, l, src + c);
+            if (kv->type == ENG_TYPE_F32)
+                memcpy(tmp, krow, (size_t)m->Dkv * sizeof *tmp);
+            else
+                eng_fp16_to_fp32_row(krow, tmp, m->Dkv);
+            for (int h = 0; h < m->n_head_kv; h++)
+                eng_rope_rerotate(m, tmp + (size_t)h * (size_t)m->hd, src + c, dst + c);
+            eng__kv_store(kv, eng__kv_k(kv, l, dst + c), tmp, m->Dkv);
+            memmove(eng__kv_v(kv, l, dst + c), eng__kv_v(kv, l, src + c), kv->row_bytes);
+        }
+    }
+    memmove(kv->tokens + dst, kv->tokens + src, (size_t)n * sizeof *kv->tokens);
+}
+
+/* Tail-chunk reuse, the case of an edit inside a prompt whose later part is unchanged (typing
+ * at the cursor of a FIM prompt: the suffix moves by the size of the edit): the longest run
+ * toks[e-L..e) (e = n) found in the cache after the exact prefix is moved to its new place,
+ * and only the tokens between the prefix and it are evaluated.  Returns 1 when applied. */
+static int tail_reuse(struct eng_spec *s, struct eng_model *m, const int32_t *toks, int n, int cp,
+                      int min_chunk, int *shifted, int *evaluated, int *rc)
+{
+    int len = eng_kv_len(m), best_L = 0, best_src = 0;
+    const int32_t *ct = eng_kv_tokens(m);
+    *rc = 0;
+    if (n - cp < min_chunk)
+        return 0;
+    const int32_t *pat = toks + n - min_chunk;
+    for (int j = cp; j + min_chunk <= len; j++) {
+        if (ct[j] != pat[0] || memcmp(ct + j, pat, (size_t)min_chunk * sizeof *pat))
+            continue;
+        /* extend backwards: the chunk may not reach into the exact prefix on either side */
+        int L = min_chunk;
+        while (j + min_chunk - L - 1 >= cp && n - L - 1 >= cp &&
+               ct[j + min_chunk - L - 1] == toks[n - L - 1])
+            L++;
+        if (L > best_L) {
+            best_L = L;
+            best_src = j + min_chunk - L;
+        }
+    }
+    if (best_L < min_chunk)
+        return 0;
+    int dst = n - best_L;
+    kv_move(m, best_src, dst, best_L);
+    /* the gap between the prefix and the moved chunk: evaluated exactly (its attention reads
+     * only cells below it, all of them exact) */
+    m->kv.len = cp;
+    for (int i = cp; i < dst;) {
+        int c = SK_MIN(dst - i, m->prm.n_batch);
+        *rc = eval_t(s, m, toks + i, c, ENG_LOGITS_NONE);
+        if (*rc) {
+            m->kv.len = i;
+            return 1;
+        }
+        *evaluated += c;
+        i += c;
+    }
+    m->kv.len = n;
+    *shifted += best_L;
+    return 1;
+}
+
 static int prompt_model(struct eng_spec *s, struct eng_model *m, const int32_t *toks, int n,
                         int *reused, int *shifted, int *evaluated)
 {
@@ -412,10 +484,17 @@ static int prompt_model(struct eng_spec *s, struct eng_model *m, const int32_t *
     *reused = cp;
     *evaluated = 0;
     if (s->prm.reuse_chunk > 0 && cp < upto && cp < eng_kv_len(m)) {
-        int sh = 0;
-        chunk_reuse(m, toks, upto, cp, s->prm.reuse_chunk, &sh);
-        if (shifted)
-            *shifted = sh;
+        int sh = 0, rc;
+        if (tail_reuse(s, m, toks, upto, cp, s->prm.reuse_chunk, &sh, evaluated, &rc)) {
+            if (shifted)
+                *shifted = sh;
+            if (rc)
+                return rc;
+        } else {
+            chunk_reuse(m, toks, upto, cp, s->prm.reuse_chunk, &sh);
+            if (shifted)
+                *shifted = sh;
+        }
     } else if (cp < eng_kv_len(m)) {
         eng_kv_truncate(m, cp);
     }

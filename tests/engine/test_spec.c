@@ -494,6 +494,32 @@ TEST(spec_chunk_reuse_rerotates_keys)
     }
     ASSERT_MSG(maxd < 1e-3, "re-rotated key relative error %g", maxd);
     ASSERT(maxv == 0.0); /* layer-0 values do not depend on position */
+    /* an insertion (typing at a cursor): c = a[0..30) + 5 new tokens + a[30..100); the chunk
+     * moves up by 5 and only the 5 new tokens are evaluated */
+    int32_t cc[105];
+    memcpy(cc, a, 30 * sizeof *cc);
+    make_tokens(cc + 30, 5, nv, 42);
+    memcpy(cc + 35, a + 30, 70 * sizeof *cc);
+    ASSERT_EQ(eng_spec_prompt(s, a, 120), 0);
+    ASSERT_EQ(eng_spec_prompt(s, cc, 105), 0);
+    eng_spec_get_stats(s, &st);
+    ASSERT_EQ(st.prompt_reused, 30);
+    ASSERT_EQ(st.prompt_shifted, 69);
+    ASSERT_EQ(st.prompt_evaluated, 6);
+    ASSERT(!memcmp(eng_kv_tokens(m), cc, 104 * sizeof *cc));
+    eng_kv_clear(fresh);
+    ASSERT_EQ(eng_model_eval(fresh, cc, 104, ENG_LOGITS_NONE), 0);
+    maxd = 0;
+    for (int c = 0; c < 104; c++) {
+        ASSERT_EQ(eng_kv_read(m, 0, c, 0, k1), 0);
+        ASSERT_EQ(eng_kv_read(fresh, 0, c, 0, k2), 0);
+        for (int i = 0; i < Dkv; i++)
+            maxd = fmax(maxd, fabs((double)k1[i] - (double)k2[i]) / (1e-3 + fabs((double)k2[i])));
+        /* the exact prefix and the evaluated gap are bit-identical */
+        if (c < 35)
+            ASSERT(!memcmp(k1, k2, sizeof k1));
+    }
+    ASSERT_MSG(maxd < 1e-3, "moved-up key relative error %g", maxd);
     /* with reuse off the same edit reuses only the exact prefix */
     eng_spec_free(s);
     sp.reuse_chunk = 0;
