@@ -57,21 +57,22 @@ static void quant_act_32(const float *x, void *act, int64_t n, int has_s)
     int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
     memset(qs, 0, (size_t)(n + 127) / 128 * 128);
     for (int64_t b = 0; b < nb16; b++) {
+        int64_t k = eng__act_bslot(b);
         if (b >= nb) {
-            d[b] = 0;
-            is[b] = 0;
+            d[k] = 0;
+            is[k] = 0;
             if (has_s)
-                sm[b] = 0;
+                sm[k] = 0;
             continue;
         }
         int8_t q[ENG__QK];
         int s;
-        d[b] = act_block(x + b * ENG__QK, q, ENG__QK, &s);
+        d[k] = act_block(x + b * ENG__QK, q, ENG__QK, &s);
         for (int i = 0; i < ENG__QK; i++)
             qs[eng__act_qpos(b, i)] = q[i];
-        is[b] = s;
+        is[k] = s;
         if (has_s)
-            sm[b] = d[b] * (float)s;
+            sm[k] = d[k] * (float)s;
     }
 }
 void eng__quant_act_q8_0_ref(const float *x, void *act, int64_t n) { quant_act_32(x, act, n, 0); }
@@ -171,9 +172,11 @@ static void dot32_ref(int64_t n, const void *w, const void *act, size_t stride, 
             int32_t l = 0;
             for (int i = 0; i < 32; i++)
                 l += q[i] * xq[eng__act_qpos(b, i)];
-            acc[b % 16] = fmaf((float)l, d * xd[b], acc[b % 16]);
+            int j = eng__lane16(b);
+            int64_t k = eng__act_bslot(b);
+            acc[j] = fmaf((float)l, d * xd[k], acc[j]);
             if (has_min)
-                accm[b % 16] = fmaf(m, xs[b], accm[b % 16]);
+                accm[j] = fmaf(m, xs[k], accm[j]);
         }
         out[t] = eng__reduce16(acc);
         if (has_min)

@@ -99,7 +99,8 @@ static inline eng__bf16 eng__f32_to_bf16(float f)
  *                       64-byte load holds the first (or second) halves of 4 blocks, matching the
  *                       low (high) nibbles of 4 Q4_0 blocks.  Kind Q8_K keeps element order.
  *   float  d[NB]        at offset align64(N): per-block scale (NB = blocks rounded up to 16,
- *                       zero padded) for Q8_0/Q8_1; for Q8_K one per 256 (n/256 entries)
+ *                       zero padded; block b at eng__act_bslot(b)) for Q8_0/Q8_1; for Q8_K
+ *                       one per 256 (n/256 entries, in order)
  *   int32  isum[NB]     after d, Q8_0/Q8_1: sum of the block's qs
  *   float  s[NB]        after isum, Q8_1: d * isum
  *   int16  bsums[n/16]  after d, Q8_K: sum of each group of 16 qs
@@ -122,6 +123,11 @@ static inline size_t eng__act_qpos(int64_t b, int i)
 {
     return (size_t)(b / 4) * 128 + (size_t)(i / 16) * 64 + (size_t)(b % 4) * 16 + (size_t)(i % 16);
 }
+/* Lane of block b within its group of 16: the 4x4 transpose 4 * (j % 4) + j / 4 (j = b % 16),
+ * the order in which VNNI dots folded with pack + multiply-add deliver the block sums.  The
+ * per-block activation arrays (d, isum, s) of kinds Q8_0/Q8_1 are stored in this order too. */
+static inline int eng__lane16(int64_t b) { int j = (int)(b % 16); return 4 * (j % 4) + j / 4; }
+static inline int64_t eng__act_bslot(int64_t b) { return b / 16 * 16 + eng__lane16(b); }
 static inline const float *eng__act_d(const void *row, int64_t n)
 {
     return (const float *)((const char *)row + eng__align64((size_t)(n + 127) / 128 * 128));
@@ -148,8 +154,8 @@ static inline const int16_t *eng__act_bsums(const void *row, int64_t n) /* Q8_K 
  * ACCUMULATION ORDER (the definition the SIMD twins reproduce exactly):
  *   32-element types: block b gives the exact integer L_b = sum of q_w * q_x over its 32
  *     elements (q_w the signed integer weight value; the unsigned level for Q4_1/Q5_1).
- *     Sixteen float accumulators, block b in lane b % 16: acc[j] = fma((float)L_b, d_w * d_x,
- *     acc[j]); Q4_1/Q5_1 also accm[j] = fma(m_w, s_x, accm[j]).  The result is the fixed tree
+ *     Sixteen float accumulators, block b in lane j = eng__lane16(b): acc[j] = fma((float)L_b,
+ *     d_w * d_x, acc[j]); Q4_1/Q5_1 also accm[j] = fma(m_w, s_x, accm[j]).  The result is the fixed tree
  *     reduce16(acc): r_k = acc[k] + acc[k+8], then k + 4, k + 2, k + 1 halvings; (+ reduce16(accm)).
  *   K-quants: per super-block 16 exact int32 lane sums I_i: element e goes to lane (e % 64) / 4,
  *     weighted by its sub-block scale; acc[i] = fma((float)I_i, d_w * d_x, acc[i]).  Types with

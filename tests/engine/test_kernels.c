@@ -67,7 +67,8 @@ static void act_values(enum eng__act kind, const void *a, int64_t n, double *out
     const float *d = eng__act_d(a, n);
     for (int64_t i = 0; i < n; i++) {
         size_t pos = kind == ENG__ACT_Q8_K ? (size_t)i : eng__act_qpos(i / ENG__QK, (int)(i % ENG__QK));
-        out[i] = (double)q[pos] * (double)d[i / blk];
+        int64_t db = kind == ENG__ACT_Q8_K ? i / blk : eng__act_bslot(i / blk);
+        out[i] = (double)q[pos] * (double)d[db];
     }
 }
 
@@ -138,17 +139,20 @@ TEST(kern_act_quantisers_reconstruct)
         act_values((enum eng__act)kind, a, N, xv);
         int blk = kind == ENG__ACT_Q8_K ? ENG__QK_K : ENG__QK;
         const float *d = eng__act_d(a, N);
-        for (int i = 0; i < N; i++)
-            ASSERT_MSG(fabs(xv[i] - (double)x[i]) <= 0.5001 * (double)d[i / blk], "kind %d i %d", kind, i);
+        for (int i = 0; i < N; i++) {
+            int64_t db = kind == ENG__ACT_Q8_K ? i / blk : eng__act_bslot(i / blk);
+            ASSERT_MSG(fabs(xv[i] - (double)x[i]) <= 0.5001 * (double)d[db], "kind %d i %d", kind, i);
+        }
         const int8_t *q = (const int8_t *)a;
         if (kind != ENG__ACT_Q8_K)
             for (int b = 0; b < N / 32; b++) {
                 int s = 0;
                 for (int j = 0; j < 32; j++)
                     s += q[eng__act_qpos(b, j)];
-                ASSERT_EQ(eng__act_isum(a, N)[b], s);
+                int64_t k = eng__act_bslot(b);
+                ASSERT_EQ(eng__act_isum(a, N)[k], s);
                 if (kind == ENG__ACT_Q8_1)
-                    ASSERT(eng__act_s(a, N)[b] == d[b] * (float)s);
+                    ASSERT(eng__act_s(a, N)[k] == d[k] * (float)s);
             }
         if (kind == ENG__ACT_Q8_K)
             for (int g = 0; g < N / 16; g++) {

@@ -105,9 +105,11 @@ AI __m256i sum8(const __m256i l[8])
     return _mm256_set_m128i(s47, s03);
 }
 
-/* Blocks in groups of 16 = two halves of 8 (lanes 0..7 and 8..15 of the definition).  Lanes of
- * blocks past the end get 0 * 0 added, which leaves an accumulator bit-identical (it starts at
- * +0 and round-to-nearest never produces -0 from a sum that is not all -0). */
+/* Blocks in groups of 16; block j of a group belongs in lane eng__lane16(j) = 4(j%4) + j/4, so
+ * the accumulator for lanes 0..7 takes blocks {0,4,8,12,1,5,9,13} and the one for lanes 8..15
+ * blocks {2,6,10,14,3,7,11,15}.  Lanes of blocks past the end get 0 * 0 added, which leaves an
+ * accumulator bit-identical (it starts at +0, and round-to-nearest never makes -0 out of a sum
+ * that is not all -0). */
 AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
               float *out)
 {
@@ -124,34 +126,43 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
         acc[t][0] = acc[t][1] = accm[t][0] = accm[t][1] = _mm256_setzero_ps();
     }
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t g0 = 0; g0 < nb; g0 += 8) {
-        const int h = (int)((g0 / 8) & 1);
-        int nv = nb - g0 < 8 ? (int)(nb - g0) : 8;
-        __m256i q[8], aq[8];
-        float d[8] = {0}, m[8] = {0};
+    /* from block-order sums A (blocks 0..7) and B (8..15) to lane order */
+    const __m256i pa_lo = _mm256_setr_epi32(0, 4, 0, 4, 1, 5, 1, 5), pa_hi = _mm256_setr_epi32(2, 6, 2, 6, 3, 7, 3, 7);
+    for (int64_t g = 0; g < nb; g += 16) {
+        int nv = nb - g < 16 ? (int)(nb - g) : 16;
+        __m256i q[16], aq[16];
+        float d[16] = {0}, m[16] = {0};
         for (int r = 0; r < nv; r++) {
-            q[r] = unpack32(kind, w, g0 + r, &d[r], &m[r]);
+            int j = eng__lane16(r);
+            q[r] = unpack32(kind, w, g + r, &d[j], &m[j]);
             aq[r] = has_min ? q[r] : _mm256_sign_epi8(q[r], q[r]);
         }
-        __m256 dw = _mm256_loadu_ps(d), mw = _mm256_loadu_ps(m);
+        __m256 dw[2] = {_mm256_loadu_ps(d), _mm256_loadu_ps(d + 8)};
+        __m256 mw[2] = {_mm256_loadu_ps(m), _mm256_loadu_ps(m + 8)};
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            __m256i l[8];
-            for (int r = 0; r < 8; r++) {
+            __m256i l[16];
+            for (int r = 0; r < 16; r++) {
                 if (r >= nv) {
                     l[r] = _mm256_setzero_si256();
                     continue;
                 }
-                const int8_t *xb = xq[t] + eng__act_qpos(g0 + r, 0);
+                const int8_t *xb = xq[t] + eng__act_qpos(g + r, 0);
                 __m256i xv = _mm256_loadu2_m128i((const __m128i *)(xb + 64), (const __m128i *)xb);
                 __m256i p = has_min ? _mm256_maddubs_epi16(q[r], xv)
                                     : _mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(xv, q[r]));
                 l[r] = _mm256_madd_epi16(p, ones);
             }
-            __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps(xd[t] + g0));
-            acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum8(l)), s, acc[t][h]);
-            if (has_min)
-                accm[t][h] = _mm256_fmadd_ps(mw, _mm256_loadu_ps(xs[t] + g0), accm[t][h]);
+            __m256i A = sum8(l), B = sum8(l + 8);
+            __m256i lane[2] = {
+                _mm256_blend_epi32(_mm256_permutevar8x32_epi32(A, pa_lo), _mm256_permutevar8x32_epi32(B, pa_lo), 0xCC),
+                _mm256_blend_epi32(_mm256_permutevar8x32_epi32(A, pa_hi), _mm256_permutevar8x32_epi32(B, pa_hi), 0xCC)};
+            for (int h = 0; h < 2; h++) {
+                __m256 s = _mm256_mul_ps(dw[h], _mm256_loadu_ps(xd[t] + g + 8 * h));
+                acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lane[h]), s, acc[t][h]);
+                if (has_min)
+                    accm[t][h] = _mm256_fmadd_ps(mw[h], _mm256_loadu_ps(xs[t] + g + 8 * h), accm[t][h]);
+            }
         }
     }
     for (int t = 0; t < NT; t++) {
@@ -466,21 +477,23 @@ static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
     for (int64_t b = 0; b < nb; b++) {
         float amax = amax_of(x + b * ENG__QK, ENG__QK);
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
         int8_t q[ENG__QK];
         __m256i sa, sb;
         q32(x + b * ENG__QK, id, q, &sa, &sb);
         memcpy(qs + eng__act_qpos(b, 0), q, 16);
         memcpy(qs + eng__act_qpos(b, 16), q + 16, 16);
-        is[b] = hsum_epi32(_mm256_add_epi32(sa, sb));
+        int64_t k = eng__act_bslot(b);
+        d[k] = amax / 127.0f;
+        is[k] = hsum_epi32(_mm256_add_epi32(sa, sb));
         if (has_s)
-            sm[b] = d[b] * (float)is[b];
+            sm[k] = d[k] * (float)is[k];
     }
     for (int64_t b = nb; b < nb16; b++) {
-        d[b] = 0;
-        is[b] = 0;
+        int64_t k = eng__act_bslot(b);
+        d[k] = 0;
+        is[k] = 0;
         if (has_s)
-            sm[b] = 0;
+            sm[k] = 0;
     }
 }
 static void quant_act_q8_0(const float *x, void *act, int64_t n) { quant_act_q8(x, act, n, 0); }

@@ -126,14 +126,24 @@ AI void unpack_quad(const enum k32 kind, const uint8_t *w, int nv, __m512i *lo, 
     }
 }
 
-static const int32_t red_e[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-static const int32_t red_o[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-
-/* Lanes of adjacent pairs summed: out lane i = a||b lane 2i + lane 2i+1. */
-AI __m512i pairsum(__m512i a, __m512i b)
+/* Folding 4 lanes per block into one, block 4q + k ending in lane 4k + q (eng__lane16).
+ * Level 1 turns (L0, L1) into M lane 4k + 2s + h = sum of lanes 4k + 2h, 4k + 2h + 1 of Ls;
+ * level 2 turns (M01, M23) into lane 4k + q.  packs + madd does each level in two instructions
+ * when the lane sums fit 16 bits (levels 1 and 2 for Q4_0/Q4_1: |sum| <= 16 * 15 * 127; level 1
+ * for Q5_0/Q5_1: 8 * 31 * 127); otherwise two permutes and an add compute the same lanes. */
+static const int32_t lv1_e[16] = {0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30};
+static const int32_t lv1_o[16] = {1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31};
+static const int32_t lv2_e[16] = {0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30};
+static const int32_t lv2_o[16] = {1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31};
+/* lanes 16 bits wide: pack two registers to 16-bit words and add adjacent pairs */
+AI __m512i fold_pack(__m512i a, __m512i b)
 {
-    return _mm512_add_epi32(_mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)red_e), b),
-                            _mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)red_o), b));
+    return _mm512_madd_epi16(_mm512_packs_epi32(a, b), _mm512_set1_epi16(1));
+}
+AI __m512i fold_perm(__m512i a, __m512i b, const int32_t *e, const int32_t *o)
+{
+    return _mm512_add_epi32(_mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)e), b),
+                            _mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)o), b));
 }
 
 AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
@@ -154,12 +164,15 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
         xs[t] = eng__act_s(a, n);
         acc[t] = accm[t] = _mm512_setzero_ps();
     }
-    const __m512i bofs = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+    /* lane i holds block eng__lane16(i) of the group (the transpose is its own inverse) */
+    const __m512i bofs = _mm512_mullo_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
                                             _mm512_set1_epi32(in.bsize));
     for (int64_t g = 0; g < nb; g += 16) {
         const uint8_t *wg = (const uint8_t *)w + g * in.bsize;
         int nv = nb - g < 16 ? (int)(nb - g) : 16;
-        __mmask16 vm = (__mmask16)((1u << nv) - 1);
+        __mmask16 vm = 0;
+        for (int j = 0; j < nv; j++)
+            vm |= (__mmask16)(1u << eng__lane16(j));
         /* scales (and mins): the 32-bit word at the start of each block */
         __m512i dm = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), vm, bofs, wg, 1);
         __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
@@ -181,7 +194,14 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
                                             _mm512_loadu_si512((const void *)(x + 128 * qd)));
                 l[qd] = _mm512_dpbusd_epi32(l[qd], hi[qd], _mm512_loadu_si512((const void *)(x + 128 * qd + 64)));
             }
-            __m512i sum = pairsum(pairsum(l[0], l[1]), pairsum(l[2], l[3]));
+            __m512i sum;
+            if (kind == K_Q4_0 || kind == K_Q4_1)
+                sum = fold_pack(fold_pack(l[0], l[1]), fold_pack(l[2], l[3]));
+            else if (kind == K_Q5_0 || kind == K_Q5_1)
+                sum = fold_perm(fold_pack(l[0], l[1]), fold_pack(l[2], l[3]), lv2_e, lv2_o);
+            else
+                sum = fold_perm(fold_perm(l[0], l[1], lv1_e, lv1_o), fold_perm(l[2], l[3], lv1_e, lv1_o),
+                                lv2_e, lv2_o);
             if (in.shift)
                 sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(_mm512_loadu_si512((const void *)(xi[t] + g)), in.shift));
             __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps(xd[t] + g));
@@ -567,18 +587,20 @@ static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
     for (int64_t b = 0; b < nb; b++) {
         int8_t q[ENG__QK];
         __m512i s;
-        d[b] = act_block(x + b * ENG__QK, q, ENG__QK, &s, NULL);
+        int64_t k = eng__act_bslot(b);
+        d[k] = act_block(x + b * ENG__QK, q, ENG__QK, &s, NULL);
         memcpy(qs + eng__act_qpos(b, 0), q, 16);
         memcpy(qs + eng__act_qpos(b, 16), q + 16, 16);
-        is[b] = hsum_epi32(s);
+        is[k] = hsum_epi32(s);
         if (has_s)
-            sm[b] = d[b] * (float)is[b];
+            sm[k] = d[k] * (float)is[k];
     }
     for (int64_t b = nb; b < nb16; b++) {
-        d[b] = 0;
-        is[b] = 0;
+        int64_t k = eng__act_bslot(b);
+        d[k] = 0;
+        is[k] = 0;
         if (has_s)
-            sm[b] = 0;
+            sm[k] = 0;
     }
 }
 static void quant_act_q8_0(const float *x, void *act, int64_t n) { quant_act_q8(x, act, n, 0); }
