@@ -294,6 +294,20 @@ static char *read_text(const char *path, size_t *len)
     return s;
 }
 
+/* BOS <fim_begin> prefix <fim_hole> suffix <fim_end> (DeepSeek Coder PSM) into out (8192). */
+static int fim_tokens(const struct eng_vocab *voc, const char *pre, size_t pl, const char *suf,
+                      size_t sl, int32_t *out)
+{
+    int n = 0;
+    out[n++] = eng_vocab_bos(voc);
+    out[n++] = eng_vocab_fim_pre(voc);
+    n += eng_tokenize(voc, pre, pl, 0, 0, out + n, 6000);
+    out[n++] = eng_vocab_fim_suf(voc);
+    n += eng_tokenize(voc, suf, sl, 0, 0, out + n, 8180 - n);
+    out[n++] = eng_vocab_fim_mid(voc);
+    return n;
+}
+
 /* ---- G. acceptance on real text ------------------------------------------------------------- */
 
 /* Windows of the text (tokenized with the target's vocabulary): prompt = BOS + P tokens,
@@ -546,16 +560,20 @@ int main(void)
         char *buf = sk_malloc(len + 64);
         const char *typed = "fooBarBaz(count)";
         int ntyped = (int)strlen(typed);
-        /* choose the prefix start so the prompt is ~2000 tokens with a 1500/500 split */
+        /* choose the prefix start so the prompt is ~F tokens (env SEEKD_SPEC_FIM, default
+         * 2000) with a 3:1 prefix/suffix split */
+        int fim_n = getenv("SEEKD_SPEC_FIM") ? atoi(getenv("SEEKD_SPEC_FIM")) : 2000;
+        fim_n = fim_n < 64 ? 64 : fim_n > 6000 ? 6000 : fim_n;
+        int npre = fim_n * 3 / 4, nsuf = fim_n - npre;
         size_t pstart = 0, send = len;
         {
             int n = eng_tokenize(voc, src, cur, 0, 0, toks, 8192);
-            if (n > 1500) {
-                int drop = n - 1500;
+            if (n > npre) {
+                int drop = n - npre;
                 pstart = (size_t)drop * cur / (size_t)n;
             }
             send = cur;
-            while (send < len && eng_tokenize(voc, src + cur, send - cur, 0, 0, toks, 8192) < 500)
+            while (send < len && eng_tokenize(voc, src + cur, send - cur, 0, 0, toks, 8192) < nsuf)
                 send += 64;
             send = SK_MIN(send, len);
         }
@@ -600,79 +618,87 @@ int main(void)
                     nks++;
                 }
             }
-            printf("\nF. KV reuse per keystroke (%s): FIM prompt of %d tokens (prefix ~1500, "
-                   "suffix ~500), %ld one-character edits at the cursor:\n   evaluated per "
+            printf("\nF. KV reuse per keystroke (%s): FIM prompt of %d tokens (prefix ~%d, "
+                   "suffix ~%d), %ld one-character edits at the cursor:\n   evaluated per "
                    "keystroke: mean %.1f, max %ld tokens (%.1f%% of the prompt); shifted cells "
                    "per keystroke %.1f; prompt time per keystroke %.1f ms\n",
                    chunk ? "with shifted-chunk reuse, min chunk 64" : "exact prefix reuse",
-                   total, nks, (double)sum_eval / (double)nks, max_eval,
+                   total, npre, nsuf, nks, (double)sum_eval / (double)nks, max_eval,
                    100.0 * (double)sum_eval / (double)nks / total, (double)sum_sh / (double)nks,
                    1e3 * t_eval / (double)(nks + 1));
             eng_spec_free(s);
         }
-        /* agreement of chunk reuse: delete a line in the prefix (the rest shifts down) and
-         * compare 16 greedy tokens with and without shifted-chunk reuse */
-        int agree_tok = 0, agree_all = 0, trials = 0, total_tok = 0;
-        for (int trial = 0; trial < 8; trial++) {
-            size_t a = pstart + (cur - pstart) * (size_t)(trial + 1) / 10;
-            while (a < cur && src[a] != '\n')
-                a++;
-            size_t b = a + 1;
-            while (b < cur && src[b] != '\n')
-                b++;
-            if (b >= cur)
-                continue;
-            int32_t out0[16], out1[16];
-            int n0 = 0;
-            toks[n0++] = bos;
-            toks[n0++] = fpre;
-            n0 += eng_tokenize(voc, src + pstart, cur - pstart, 0, 0, toks + n0, 8000);
-            toks[n0++] = fsuf;
-            n0 += eng_tokenize(voc, src + cur, send - cur, 0, 0, toks + n0, 8000 - n0);
-            toks[n0++] = fmid;
-            /* edited: prefix without [a, b) */
-            int32_t *e = sk_malloc(8192 * sizeof *e);
-            int n1 = 0;
-            e[n1++] = bos;
-            e[n1++] = fpre;
-            memcpy(buf, src + pstart, a - pstart);
-            memcpy(buf + (a - pstart), src + b, cur - b);
-            n1 += eng_tokenize(voc, buf, (a - pstart) + (cur - b), 0, 0, e + n1, 8000);
-            e[n1++] = fsuf;
-            n1 += eng_tokenize(voc, src + cur, send - cur, 0, 0, e + n1, 8000 - n1);
-            e[n1++] = fmid;
-            for (int chunk = 0; chunk < 2; chunk++) {
-                sp.reuse_chunk = chunk ? 64 : 0;
-                eng_spec_new(T.m, NULL, &sp, &s, err, sizeof err);
-                eng_kv_clear(T.m);
-                eng_spec_prompt(s, toks, n0);
-                eng_spec_prompt(s, e, n1);
-                int k = 0;
-                int32_t *o = chunk ? out1 : out0;
-                while (k < 16) {
-                    int r = eng_spec_next(s, o + k, 16 - k);
-                    if (r <= 0)
-                        break;
-                    k += r;
+        /* agreement of shifted-chunk reuse with exact evaluation: after an edit (one typed
+         * character at the cursor, or one deleted prefix line), 16 greedy tokens from a cache
+         * that held the previous prompt with reuse on, vs a fresh evaluation */
+        int32_t *e = sk_malloc(8192 * sizeof *e);
+        for (int kind = 0; kind < 2; kind++) {
+            int agree_tok = 0, agree_all = 0, trials = 0, total_tok = 0;
+            for (int trial = 0; trial < 4; trial++) {
+                size_t a = cur, b = cur;
+                int nt = 4 * trial;
+                if (kind == 1) {
+                    a = pstart + (cur - pstart) * (size_t)(trial + 1) / 6;
+                    while (a < cur && src[a] != '\n')
+                        a++;
+                    b = a + 1;
+                    while (b < cur && src[b] != '\n')
+                        b++;
+                    if (b >= cur)
+                        continue;
+                    nt = 0;
                 }
-                while (k < 16)
-                    o[k++] = -1;
-                eng_spec_free(s);
+                /* previous prompt: prefix + typed[0..nt) */
+                memcpy(buf, src + pstart, cur - pstart);
+                memcpy(buf + (cur - pstart), typed, (size_t)nt);
+                int n0 = fim_tokens(voc, buf, cur - pstart + (size_t)nt, src + cur, send - cur,
+                                    toks);
+                /* edited prompt */
+                size_t o = 0;
+                if (kind == 0) {
+                    memcpy(buf + (cur - pstart), typed, (size_t)nt + 1);
+                    o = cur - pstart + (size_t)nt + 1;
+                } else {
+                    memcpy(buf, src + pstart, a - pstart);
+                    memcpy(buf + (a - pstart), src + b, cur - b);
+                    o = (a - pstart) + (cur - b);
+                }
+                int n1 = fim_tokens(voc, buf, o, src + cur, send - cur, e);
+                int32_t out0[16], out1[16];
+                for (int chunk = 0; chunk < 2; chunk++) {
+                    sp.reuse_chunk = chunk ? 64 : 0;
+                    eng_spec_new(T.m, NULL, &sp, &s, err, sizeof err);
+                    eng_kv_clear(T.m);
+                    if (chunk)
+                        eng_spec_prompt(s, toks, n0);
+                    eng_spec_prompt(s, e, n1);
+                    int32_t *op = chunk ? out1 : out0;
+                    int k = 0;
+                    while (k < 16) {
+                        int r = eng_spec_next(s, op + k, 16 - k);
+                        if (r <= 0)
+                            break;
+                        k += r;
+                    }
+                    while (k < 16)
+                        op[k++] = -1;
+                    eng_spec_free(s);
+                }
+                trials++;
+                int same = 0;
+                while (same < 16 && out0[same] == out1[same])
+                    same++;
+                agree_tok += same;
+                total_tok += 16;
+                agree_all += same == 16;
             }
-            trials++;
-            int same = 0;
-            while (same < 16 && out0[same] == out1[same])
-                same++;
-            agree_tok += same;
-            total_tok += 16;
-            agree_all += same == 16;
-            sk_free(e);
+            if (trials)
+                printf("   shifted-chunk reuse vs exact after %s (%d trials, 16 greedy tokens): "
+                       "identical completions %d/%d, tokens before the first divergence "
+                       "%.1f%%\n", kind ? "deleting one prefix line" : "typing one character",
+                       trials, agree_all, trials, 100.0 * agree_tok / total_tok);
         }
-        if (trials)
-            printf("   shifted-chunk reuse vs exact after deleting one prefix line (%d trials, 16 "
-                   "greedy tokens): identical completions %d/%d, tokens before the first "
-                   "divergence %.1f%%\n",
-                   trials, agree_all, trials, 100.0 * agree_tok / total_tok);
+        sk_free(e);
         sk_free(toks);
         sk_free(buf);
         sk_free(src);
