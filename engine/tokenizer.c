@@ -464,7 +464,7 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     s->fl = grow(s->fl, &s->fl_cap, len + 1, 1);
     s->uoff = grow(s->uoff, &s->uoff_cap, len + 1, sizeof *s->uoff);
     const uint8_t *u = text;
-    size_t n = 0, i = 0, ulen = 0;
+    size_t n = 0, i = 0;
     int reencode = 0;
     uint8_t all_fl = 0;
     while (i < len) {
@@ -489,7 +489,6 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
         i += adv;
     }
     s->uoff[n] = (uint32_t)len;
-    ulen = len;
     if (reencode) {
         s->ubuf = grow(s->ubuf, &s->ub_cap, len * 3 + 4, 1);
         size_t k = 0;
@@ -502,10 +501,8 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
             k += eng__utf8_encode(cp, s->ubuf + k);
         }
         s->uoff[n] = (uint32_t)k;
-        ulen = k;
         u = s->ubuf;
     }
-    (void)ulen;
 
     /* Segments: end indices in code points, starting with one segment. */
     const struct rx *list = v->pre == ENG_PRETOK_DEEPSEEK_LLM ? rx_llm : rx_coder;

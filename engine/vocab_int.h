@@ -32,7 +32,6 @@ struct special_set {
     uint32_t *lens[256]; /* distinct text lengths of the tokens starting with that byte */
     uint16_t n_lens[256];
     uint8_t second[8192]; /* bitmap over (first byte << 8 | second byte), tokens of 2+ bytes */
-    uint8_t has_len1[256]; /* a 1-byte token is exactly this byte */
 };
 
 struct eng_vocab {
