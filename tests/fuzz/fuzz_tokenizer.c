@@ -84,21 +84,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ids[i] < 0 || ids[i] >= eng_vocab_n_tokens(v))
             abort();
     if (!special && valid_utf8(data + 1, len)) {
-        size_t cap = len + 64;
-        char *back = malloc(cap), *stream = malloc(cap + 8);
-        int bl = eng_detokenize(v, ids, n, 0, back, cap);
+        size_t bcap = len + 64;
+        char *back = malloc(bcap), *stream = malloc(bcap + 8);
+        int bl = eng_detokenize(v, ids, n, 0, back, bcap);
         if (bl != (int)len || memcmp(back, text, len))
             abort();
         struct eng_detok d;
         eng_detok_init(&d);
         size_t got = 0;
         for (int i = 0; i < n; i++) {
-            int k = eng_detok_push(&d, v, ids[i], 0, stream + got, cap + 8 - got);
-            if (k < 0 || (size_t)k > cap + 8 - got)
+            int k = eng_detok_push(&d, v, ids[i], 0, stream + got, bcap + 8 - got);
+            if (k < 0 || (size_t)k > bcap + 8 - got)
                 abort();
             got += (size_t)k;
         }
-        got += (size_t)eng_detok_flush(&d, stream + got, cap + 8 - got);
+        got += (size_t)eng_detok_flush(&d, stream + got, bcap + 8 - got);
         if (got != len || memcmp(stream, text, len))
             abort();
         free(back);
