@@ -11,6 +11,7 @@
 #include "tests/test.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 static const char *const vocab_files[2] = {"vocab/ggml-vocab-deepseek-coder.gguf",
                                            "vocab/ggml-vocab-deepseek-llm.gguf"};
@@ -534,5 +535,51 @@ TEST(tok_special_partition_priority)
     ASSERT_EQ(ids[0], 32022);
     ASSERT_EQ(ids[1], 32255);
     ASSERT_EQ(eng_tokenize(v, NULL, 3, 0, 0, ids, 2), ENG_EINVAL);
+    eng_vocab_free(v);
+}
+
+struct tok_job {
+    const struct eng_vocab *v;
+    const char *text;
+    size_t len;
+    int32_t *ids;
+    int n;
+};
+
+static void *tok_thread(void *arg)
+{
+    struct tok_job *j = arg;
+    for (int rep = 0; rep < 20; rep++)
+        j->n = eng_tokenize(j->v, j->text, j->len, 1, rep & 1, j->ids, 1 << 16);
+    return NULL;
+}
+
+TEST(tok_concurrent_calls_share_a_vocab)
+{
+    /* The vocab is read-only after load: two threads tokenizing at once get what one gets. */
+    struct eng_vocab *v = load_vocab(0);
+    char *s;
+    size_t len;
+    ASSERT_EQ(sk_read_file("engine/tokenizer.c", 1 << 20, &s, &len), 0);
+    if (len > 60000)
+        len = 60000;
+    while (len && ((uint8_t)s[len] & 0xC0) == 0x80)
+        len--;
+    int n1;
+    int32_t *ref = tok(v, s, len, 1, 1, &n1);
+    struct tok_job jobs[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (struct tok_job){v, s, len, malloc(sizeof(int32_t) << 16), 0};
+        ASSERT_EQ(pthread_create(&th[i], NULL, tok_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ(jobs[i].n, n1);
+        ASSERT_MEM_EQ(jobs[i].ids, ref, (size_t)n1 * sizeof *ref);
+        free(jobs[i].ids);
+    }
+    free(ref);
+    sk_free(s);
     eng_vocab_free(v);
 }
