@@ -281,7 +281,21 @@ int eng_vocab_load(const struct eng_gguf *g, struct eng_vocab **out, char *errbu
     v->piece = sk_calloc((size_t)v->n_tokens, sizeof *v->piece);
     v->type = sk_malloc((size_t)v->n_tokens);
     memset(v->type, ENG_TOKEN_NORMAL, (size_t)v->n_tokens);
-    str_rehash(v, 1024);
+    /* Size the intern table for tokens + merge results up front (rehashing 200k strings
+     * repeatedly is most of the load time otherwise). */
+    {
+        struct eng_gguf_arr m;
+        uint64_t want = toks.n + 256;
+        if (!eng_gguf_get_arr(g, "tokenizer.ggml.merges", &m) && m.n < INT32_MAX / 4)
+            want += m.n;
+        uint32_t cap = 1024;
+        while (cap < want * 2 + 2 && cap < (1u << 30))
+            cap <<= 1;
+        str_rehash(v, cap);
+        v->cap_strs = (int32_t)SK_MIN(want, (uint64_t)INT32_MAX / 4);
+        v->strs = sk_malloc((size_t)v->cap_strs * sizeof *v->strs);
+        v->sid_tok = sk_malloc((size_t)v->cap_strs * sizeof *v->sid_tok);
+    }
 
     int have_types = eng_gguf_get_arr(g, "tokenizer.ggml.token_type", &types) == 0;
     if (have_types && (types.n != toks.n || types.type == ENG_GGUF_STRING)) {
