@@ -143,6 +143,13 @@ $(OUT)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB) $(GRAM
 FUZZ_REPLAY := $(patsubst %,$(OUT)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
 test: $(FUZZ_REPLAY)
 
+# The README's first command: deps, build, then a scripted editor session against `seekd lsp`
+# with the bundled model on examples/demo.py (tools/demo.py prints each suggestion, its latency
+# and where it came from, and fails when the suggestions are empty or break the syntax).
+DEMO_ARGS ?=
+demo: all
+	python3 tools/demo.py --seekd $(TOP)/$(OUT)/seekd $(DEMO_ARGS)
+
 clean:
 	rm -rf build/release build/debug build/asan build/tsan build/fuzz build/seekd
 

@@ -1,7 +1,7 @@
 /*
  * Explain: the chat prompt of the configured explain model (contract in pipeline.h).  Two
  * DeepSeek templates, written with special tokens by id:
- *   Coder instruct  BOS + system + "\n" ... see below, stop on <|EOT|>
+ *   Coder instruct  stop on <|EOT|>
  *       "{BOS}{system}\n### Instruction:\n{user}\n### Response:\n"
  *   LLM chat        stop on EOS
  *       "{BOS}User: {user}\n\nAssistant:"
@@ -30,54 +30,44 @@ enum dmn_chat_style dmn_chat_style_of(const struct eng_vocab *v)
     return DMN_CHAT_LLM;
 }
 
-static int append(const struct eng_vocab *v, const char *s, size_t n, int32_t **ids, int *len,
-                  int *cap)
-{
-    for (;;) {
-        int room = *cap - *len;
-        int k = eng_tokenize(v, s, n, 0, 0, *ids + *len, room);
-        if (k < 0)
-            return k;
-        if (k <= room) {
-            *len += k;
-            return 0;
-        }
-        int nc = *cap * 2 + k;
-        int32_t *p = sk_realloc(*ids, (size_t)nc * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        *ids = p;
-        *cap = nc;
-    }
-}
-
+/* The template is tokenized as one text (the user's message included), the way the HF chat
+ * template renders it and the tokenizer then sees it: tokenizing the pieces separately would
+ * split differently at their edges (DeepSeek LLM's pre-tokenizer joins " " to the next word). */
 int dmn_chat_prompt(const struct eng_vocab *v, enum dmn_chat_style style, const char *user,
                     size_t user_len, int32_t **out)
 {
-    int cap = 256, n = 0, rc;
-    int32_t *ids = sk_malloc((size_t)cap * sizeof *ids);
-    if (!ids)
+    const char *pre = style == DMN_CHAT_CODER_INSTRUCT ? CODER_SYSTEM : "User: ";
+    const char *mid = style == DMN_CHAT_CODER_INSTRUCT ? "\n### Instruction:\n" : "";
+    const char *post = style == DMN_CHAT_CODER_INSTRUCT ? "\n### Response:\n" : "\n\nAssistant:";
+    size_t n = strlen(pre) + strlen(mid) + user_len + strlen(post);
+    if (n > (size_t)1 << 28)
+        return -E2BIG;
+    char *text = sk_malloc(n + 1);
+    if (!text)
         return -ENOMEM;
+    size_t k = 0;
+    memcpy(text + k, pre, strlen(pre)), k += strlen(pre);
+    memcpy(text + k, mid, strlen(mid)), k += strlen(mid);
+    memcpy(text + k, user, user_len), k += user_len;
+    memcpy(text + k, post, strlen(post)), k += strlen(post);
+    int cnt = eng_tokenize(v, text, n, 0, 0, NULL, 0);
+    int32_t *ids = cnt >= 0 ? sk_malloc(((size_t)cnt + 1) * sizeof *ids) : NULL;
+    if (!ids) {
+        sk_free(text);
+        return cnt < 0 ? cnt : -ENOMEM;
+    }
     int32_t bos = eng_vocab_bos(v);
-    if (bos >= 0)
-        ids[n++] = bos;
-    if (style == DMN_CHAT_CODER_INSTRUCT) {
-        if ((rc = append(v, CODER_SYSTEM, sizeof CODER_SYSTEM - 1, &ids, &n, &cap)) ||
-            (rc = append(v, "\n### Instruction:\n", 18, &ids, &n, &cap)) ||
-            (rc = append(v, user, user_len, &ids, &n, &cap)) ||
-            (rc = append(v, "\n### Response:\n", 15, &ids, &n, &cap)))
-            goto fail;
-    } else {
-        if ((rc = append(v, "User: ", 6, &ids, &n, &cap)) ||
-            (rc = append(v, user, user_len, &ids, &n, &cap)) ||
-            (rc = append(v, "\n\nAssistant:", 12, &ids, &n, &cap)))
-            goto fail;
+    int b = bos >= 0;
+    if (b)
+        ids[0] = bos;
+    int got = eng_tokenize(v, text, n, 0, 0, ids + b, cnt);
+    sk_free(text);
+    if (got != cnt) {
+        sk_free(ids);
+        return got < 0 ? got : -EIO;
     }
     *out = ids;
-    return n;
-fail:
-    sk_free(ids);
-    return rc;
+    return cnt + b;
 }
 
 char *dmn_explain_message(const char *lang_id, const char *code, size_t len)

@@ -471,6 +471,35 @@ static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s,
     return 0;
 }
 
+/* Cuts text at its first invalid UTF-8 sequence: the suggestion goes into JSON, and a random or
+ * confused model can emit byte tokens that never form a character. */
+static void utf8_cut(char *s, size_t *n)
+{
+    size_t i = 0;
+    while (i < *n) {
+        uint32_t cp;
+        size_t k = lsp_utf8_next((const unsigned char *)s + i, *n - i, &cp);
+        if (k == 1 && (unsigned char)s[i] >= 0x80)
+            break;
+        i += k;
+    }
+    *n = i;
+    s[i] = 0;
+}
+
+/* Replaces the bytes of invalid UTF-8 sequences with '?' (explain streams what it has). */
+static void utf8_fix(char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t k = lsp_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        if (k == 1 && (unsigned char)s[i] >= 0x80)
+            s[i] = '?';
+        i += k;
+    }
+}
+
 static void settings_str(const struct dmn_infer *w, int mode, char *buf, size_t cap)
 {
     snprintf(buf, cap, "t=0;n=%d;pt=%d;st=%d;m=%d", w->cfg.max_tokens, w->cfg.prefix_tokens,
@@ -642,6 +671,8 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
         }
         if (dl)
             j->info.deadline_hit = 1;
+        if (out.s)
+            utf8_cut(out.s, &out.n);
         struct ctx_post_result pr;
         if (ctx_postprocess(j->lang, j->prefix, j->prefix_len, j->suffix, j->suffix_len,
                             out.s ? out.s : "", out.n, &pr))
@@ -749,14 +780,23 @@ static void do_explain(struct dmn_infer *w, struct dmn_job *j)
             rc = -ENOMEM;
             break;
         }
-        if (k % EXPLAIN_PROGRESS_EVERY == EXPLAIN_PROGRESS_EVERY - 1 && out.s)
+        if (k % EXPLAIN_PROGRESS_EVERY == EXPLAIN_PROGRESS_EVERY - 1 && out.s) {
+            utf8_fix(out.s, out.n);
             progress(w, j, out.s);
+        }
         rc = eng_model_eval(m, &t, 1, ENG_LOGITS_LAST);
         if (rc == ENG_ECANCELLED)
             rc = -ECANCELED;
     }
     eng_model_set_cancel(m, NULL);
     j->rc = rc == -ECANCELED ? -ECANCELED : rc ? -EIO : 0;
+    if (out.s) {
+        char held[8];
+        int h = eng_detok_flush(&d, held, sizeof held);
+        if (h > 0)
+            buf_add(&out, held, (size_t)h);
+        utf8_fix(out.s, out.n);
+    }
     j->markdown = out.s ? out.s : sk_strdup("");
     sk_free(toks);
 }
