@@ -481,3 +481,57 @@ TEST(gguf_split_shards_load_as_one)
     ASSERT_MSG(strstr(err, "mismatched"), "%s", err);
     ASSERT_EQ(sk_alloc_live_bytes(), 0);
 }
+
+/* Hyperparameters in their less common forms: per-layer arrays (uniform accepted, non-uniform
+ * unsupported, wrong length rejected), rope scaling types, head dim override. */
+TEST(gguf_hparams_arrays_and_rope_types)
+{
+    struct {
+        int ff_arr;        /* 0 scalar, 1 uniform array, 2 non-uniform, 3 wrong length */
+        const char *scaling;
+        int want_rc;
+        float want_scale;
+    } cases[] = {
+        {1, NULL, 0, 0.5f},          {2, NULL, ENG_EUNSUPPORTED, 0},
+        {3, NULL, ENG_EFORMAT, 0},   {0, "none", 0, 1.0f},
+        {0, "yarn", 0, 0.5f},        {0, "bogus", ENG_EFORMAT, 0},
+    };
+    for (size_t c = 0; c < SK_ARRAY_LEN(cases); c++) {
+        struct gw w = {0};
+        gw_header(&w, 3, 0, 9 + (cases[c].scaling != NULL));
+        gw_kv_str(&w, "general.architecture", "llama");
+        gw_kv_u32(&w, "llama.context_length", 4096);
+        gw_kv_u32(&w, "llama.embedding_length", 64);
+        gw_kv_u32(&w, "llama.block_count", 3);
+        gw_kv_u32(&w, "llama.attention.head_count", 4);
+        gw_kv_u32(&w, "llama.attention.key_length", 16);
+        gw_kv_f32(&w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+        gw_kv_f32(&w, "llama.rope.scaling.factor", 2.0f);
+        if (cases[c].ff_arr) {
+            int32_t ff[4] = {128, 128, cases[c].ff_arr == 2 ? 256 : 128, 128};
+            gw_kv_arr_i32(&w, "llama.feed_forward_length", ff, cases[c].ff_arr == 3 ? 4 : 3);
+        } else {
+            gw_kv_u32(&w, "llama.feed_forward_length", 128);
+        }
+        if (cases[c].scaling)
+            gw_kv_str(&w, "llama.rope.scaling.type", cases[c].scaling);
+        char err[512];
+        struct eng_gguf *g;
+        ASSERT_EQ(open_bytes(&w, err, sizeof err, &g), 0);
+        struct eng_hparams hp;
+        int rc = eng_hparams_load(g, &hp, err, sizeof err);
+        ASSERT_MSG(rc == cases[c].want_rc, "case %zu: rc %d (%s)", c, rc, err);
+        if (rc == 0) {
+            ASSERT_EQ(hp.n_ff, 128);
+            ASSERT_EQ(hp.head_dim, 16);
+            ASSERT_EQ(hp.n_rot, 16);
+            ASSERT_NEAR(hp.rope_freq_scale, cases[c].want_scale, 1e-7);
+            ASSERT_NEAR(hp.rope_freq_base, 10000.0, 1e-3);
+            ASSERT_EQ(hp.file_type, -1);
+        } else {
+            ASSERT(err[0]);
+        }
+        eng_gguf_close(g);
+        gw_free(&w);
+    }
+}
