@@ -11,6 +11,7 @@
  * Prints, per type: the 1-token pass time, GB/s of weights read, that as % of the streaming
  * read bandwidth (2 threads, median of the bandwidth runs interleaved with the type's runs),
  * and the ratio of a k-token pass to a 1-token pass for k = 1..17.  Medians of repeated runs.
+ * Then the same kernels with the weight in L2 on one thread (CPU time): the compute ceiling.
  * Env: SEEKD_BENCH_TYPES=Q4_0,Q8_0,... (default: every type with SIMD kernels),
  *      SEEKD_BENCH_MB, SEEKD_BENCH_THREADS (default 2), SEEKD_BENCH_REPS (default 5).
  * The bench waits (up to a minute) for the 1-minute load average to fall below 1.0 and prints
@@ -145,6 +146,44 @@ static double pass_once(struct eng_pool *pool, const struct stack *s, const floa
     return now_s() - t0;
 }
 
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Kernel throughput with the weight in L2 (128 rows x 2048): bytes of weight per second of this
+ * thread's CPU time, best of several runs, for 1 token, and the cost of k tokens relative to 1.
+ * CPU time is what other tenants of the machine disturb least; decode is memory-bound when this
+ * exceeds half the 2-thread read bandwidth. */
+static void l2_figures(const struct stack *s, const float *x, float *y, struct eng_mm_scratch *sc)
+{
+    struct eng_tensor t = {.name = "w", .type = s->type, .n_dims = 2, .ne = {COLS, 128, 1, 1},
+                           .nbytes = s->row_bytes * 128, .data = s->mem};
+    static const int ks[] = {1, 2, 4, 8, 9, 16};
+    double base = 0;
+    printf("      L2-resident, 1 thread:");
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        double best = 1e9;
+        for (int rep = 0; rep < 7; rep++) {
+            double t0 = cpu_s();
+            for (int it = 0; it < 20; it++)
+                eng_matmul(NULL, &t, x, COLS, ks[i], y, 128, sc);
+            double dt = (cpu_s() - t0) / 20;
+            if (dt < best)
+                best = dt;
+        }
+        if (ks[i] == 1) {
+            base = best;
+            printf(" %.1f GB/s of weights |", (double)t.nbytes / best / 1e9);
+        } else {
+            printf(" k%d %.2f", ks[i], best / base);
+        }
+    }
+    printf("\n");
+}
+
 static int type_selected(const char *list, const char *name)
 {
     if (!list)
@@ -237,6 +276,7 @@ int main(void)
             fflush(stdout);
         }
         printf("\n");
+        l2_figures(&s, x, y, &sc);
         sk_free(s.mem);
     }
     double mb = median(bw_all, n_bw);
