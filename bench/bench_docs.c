@@ -13,7 +13,9 @@
  * or file (tens of ms on these files).  ctx_doc_parse's timeout bounds each call for the daemon.
  *
  * Then the same edits again with the parse bounded to 1 ms per call and resumed until done, as
- * the daemon does: the first call's latency is the loop's stall per keystroke.
+ * the daemon does: the first call's latency is the loop's stall per keystroke.  Last, typing as
+ * people do (Enter at a line end, a statement key by key with brackets auto-closed as editors
+ * do, backspace over it), reparsing after every key.
  *
  * Usage: bench_docs [edits per language, default 1000]
  */
@@ -274,6 +276,61 @@ static void run(const char *name, enum ctx_lang lang, char *text, size_t len, in
     report("until parsed (all calls)", &total);
     printf("    edits needing more than one call: %.1f%%, calls per edit %.2f\n",
            100.0 * (double)multi / (double)first.n, (double)slices / (double)first.n);
+
+    /* Typing as people do: at the end of a random line, Enter, then a statement one key at a
+     * time, then backspace over all of it; a full parse after every key. */
+    struct samples typing = {all.v, 0};
+    const char *stmt = lang == CTX_LANG_PYTHON ? "total = compute(items[i], key) + 1"
+                                               : "total += compute(items[i], key);";
+    size_t cap_typing = (size_t)edits * 2;
+    for (int i = 0; typing.n + 2 * (strlen(stmt) + 8) < cap_typing; i++) {
+        size_t at = rng(&seed) % len;
+        const char *t = ctx_doc_text(doc, NULL);
+        while (at < len && t[at] != '\n')
+            at++;
+        if (at >= len)
+            continue;
+        /* Enter keeps the indentation of the line, as editors do. */
+        size_t ls = at;
+        while (ls > 0 && t[ls - 1] != '\n')
+            ls--;
+        char keys[128];
+        size_t nk = 0;
+        keys[nk++] = '\n';
+        for (size_t k = ls; k < at && (t[k] == ' ' || t[k] == '\t') && nk < 16; k++)
+            keys[nk++] = t[k];
+        for (const char *p = stmt; *p && nk < sizeof keys; p++)
+            keys[nk++] = *p;
+        /* Brackets auto-close as in editors: '(' inserts "()", typing ')' before a ')' only
+         * moves the cursor. */
+        size_t cur = at, added = 0;
+        for (size_t k = 0; k < nk; k++) {
+            char pair[2] = {keys[k], 0};
+            size_t plen = 1;
+            if (keys[k] == '(' || keys[k] == '[') {
+                pair[1] = keys[k] == '(' ? ')' : ']';
+                plen = 2;
+            } else if ((keys[k] == ')' || keys[k] == ']') &&
+                       *ctx_doc_bytes(doc, cur, cur + 1) == keys[k]) {
+                cur++;
+                continue;
+            }
+            uint64_t a = sk_real_now_ns();
+            failed |= ctx_doc_replace(doc, cur, cur, pair, plen);
+            failed |= ctx_doc_parse(doc, 0, NULL);
+            add(&typing, sk_real_now_ns() - a);
+            cur++;
+            added += plen;
+        }
+        for (size_t k = at + added; k > at; k--) {
+            uint64_t a = sk_real_now_ns();
+            failed |= ctx_doc_replace(doc, k - 1, k, "", 0);
+            failed |= ctx_doc_parse(doc, 0, NULL);
+            add(&typing, sk_real_now_ns() - a);
+        }
+    }
+    printf("  typing a statement on a new line key by key (brackets auto-closed), then deleting it:\n");
+    report("didChange + reparse", &typing);
     size_t tlen;
     const char *t = ctx_doc_text(doc, &tlen);
     if (tlen != len || memcmp(t, text, len) != 0)

@@ -49,7 +49,13 @@ typedef struct ctx_doc ctx_doc;
  * lexes a NUL like any other unexpected character; only ctx_doc_text's terminator is special). */
 int ctx_doc_new(const char *uri, enum ctx_lang lang, const char *text, size_t len,
                 int64_t version, ctx_doc **out);
+/* Frees the document and everything it holds, including replaced trees still queued for the
+ * background deleter (it waits for them: see ctx_flush). */
 void ctx_doc_delete(ctx_doc *doc);
+/* A parse replaces the document's tree; the old one is freed on a background thread (freeing a
+ * tree the parse could not reuse takes up to ~20 ms).  ctx_flush waits until every queued tree is
+ * freed (tests reading live bytes, shutdown).  Any thread. */
+void ctx_flush(void);
 
 const char *ctx_doc_uri(const ctx_doc *doc);
 enum ctx_lang ctx_doc_lang(const ctx_doc *doc);

@@ -26,4 +26,8 @@ TSParser *ctx__parser_new(enum ctx_lang lang);
 /* Parses text[0..len) from scratch with no limit; NULL for NONE or len > UINT32_MAX. */
 TSTree *ctx__parse_fresh(enum ctx_lang lang, const char *text, size_t len);
 
+/* Deletes a tree on the background deleter thread (synchronously when that cannot start or
+ * under allocation failure).  Any thread.  ctx_flush waits for it. */
+void ctx__tree_release(TSTree *tree);
+
 #endif

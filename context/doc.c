@@ -336,6 +336,9 @@ void ctx_doc_delete(ctx_doc *doc)
     sk_free(doc->buf);
     sk_free(doc->uri);
     sk_free(doc);
+    /* Trees this document replaced may still be queued for the deleter: when this returns,
+     * everything the document held is freed (tests compare live bytes right after). */
+    ctx_flush();
 }
 
 const char *ctx_doc_uri(const ctx_doc *doc) { return doc->uri; }
@@ -547,8 +550,8 @@ int ctx_doc_parse(ctx_doc *doc, uint64_t timeout_us, const volatile size_t *canc
         doc->paused = 1;
         return cancel && *cancel ? -ECANCELED : -ETIMEDOUT;
     }
-    if (doc->tree)
-        ts_tree_delete(doc->tree);
+    /* The replaced tree can take milliseconds to free: not on this thread. */
+    ctx__tree_release(doc->tree);
     doc->tree = tree;
     doc->parsed = 1;
     doc->paused = doc->paused_stale = 0;

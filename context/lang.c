@@ -226,6 +226,89 @@ TSTree *ctx__parse_fresh(enum ctx_lang lang, const char *text, size_t len)
     return tree;
 }
 
+/* ---- background tree deletion ---------------------------------------------------------------
+ * Freeing a tree whose nodes the new parse did not reuse (after error recovery, tens of
+ * thousands of nodes) takes up to ~20 ms: too long for the loop thread after every keystroke.
+ * Replaced trees go to one deleter thread instead.  Safe because tree-sitter's reference counts
+ * are atomic: the old tree shares nodes with the new one, and a node whose count the deleter
+ * decremented without reaching zero is never touched by it again. */
+struct reap {
+    TSTree *tree;
+    struct reap *next;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work, idle;
+    struct reap *head;
+    int busy, started, failed;
+} reaper = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+            NULL, 0, 0, 0};
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&reaper.mu);
+    for (;;) {
+        while (!reaper.head)
+            pthread_cond_wait(&reaper.work, &reaper.mu);
+        struct reap *list = reaper.head;
+        reaper.head = NULL;
+        reaper.busy = 1;
+        pthread_mutex_unlock(&reaper.mu);
+        while (list) {
+            struct reap *next = list->next;
+            ts_tree_delete(list->tree);
+            sk_free(list);
+            list = next;
+        }
+        pthread_mutex_lock(&reaper.mu);
+        reaper.busy = 0;
+        if (!reaper.head)
+            pthread_cond_broadcast(&reaper.idle);
+    }
+    return NULL;
+}
+
+void ctx__tree_release(TSTree *tree)
+{
+    if (!tree)
+        return;
+    struct reap *r = sk_malloc(sizeof *r);
+    pthread_mutex_lock(&reaper.mu);
+    if (r && !reaper.started && !reaper.failed) {
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &attr, reaper_main, NULL) == 0)
+            reaper.started = 1;
+        else
+            reaper.failed = 1;
+        pthread_attr_destroy(&attr);
+    }
+    if (!r || !reaper.started) {
+        /* No memory for the queue entry or no thread: delete here. */
+        pthread_mutex_unlock(&reaper.mu);
+        sk_free(r);
+        ts_tree_delete(tree);
+        return;
+    }
+    r->tree = tree;
+    r->next = reaper.head;
+    reaper.head = r;
+    pthread_cond_signal(&reaper.work);
+    pthread_mutex_unlock(&reaper.mu);
+}
+
+void ctx_flush(void)
+{
+    pthread_mutex_lock(&reaper.mu);
+    while (reaper.head || reaper.busy)
+        pthread_cond_wait(&reaper.idle, &reaper.mu);
+    pthread_mutex_unlock(&reaper.mu);
+}
+
 char *ctx_sexp_fresh(enum ctx_lang lang, const char *text, size_t len)
 {
     TSTree *tree = ctx__parse_fresh(lang, text, len);
