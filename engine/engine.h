@@ -90,8 +90,8 @@ enum eng_gguf_vtype { /* metadata value types, ids as stored in the file */
 };
 
 /* Opens and validates `path`.  On failure returns -errno or ENG_EFORMAT / ENG_EUNSUPPORTED and
- * writes "FILE: offset N: reason" into errbuf (may be NULL).  *out is owned by the caller:
- * release with eng_gguf_close (NULL is fine). */
+ * writes "FILE: offset N: reason" into errbuf (may be NULL); -ENOMEM only under the allocator's
+ * failure injection.  *out is owned by the caller: release with eng_gguf_close (NULL is fine). */
 int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf **out);
 void eng_gguf_close(struct eng_gguf *g);
 

@@ -153,6 +153,8 @@ static int32_t *hash_new(uint32_t count, uint32_t *mask)
     while (cap < count * 2u + 2u)
         cap <<= 1;
     int32_t *h = sk_malloc(cap * sizeof *h);
+    if (!h) /* only under allocation-failure injection */
+        return NULL;
     memset(h, 0xff, cap * sizeof *h);
     *mask = cap - 1;
     return h;
@@ -205,6 +207,8 @@ static int parse_value(struct rd *r, struct gguf_kv *kv, uint32_t type)
             return rc;
         kv->data = s;
         kv->str = sk_malloc(kv->str_len + 1);
+        if (!kv->str)
+            return -ENOMEM;
         memcpy(kv->str, s, kv->str_len);
         kv->str[kv->str_len] = 0;
         return 0;
@@ -241,6 +245,8 @@ static int parse_value(struct rd *r, struct gguf_kv *kv, uint32_t type)
         return fail_at(r, at, "array of %" PRIu64 " strings exceeds the %" PRIu64 " bytes left",
                        n, left);
     kv->str_off = sk_malloc((n ? n : 1) * sizeof *kv->str_off);
+    if (!kv->str_off)
+        return -ENOMEM;
     uint64_t base = r->pos;
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *s;
@@ -290,12 +296,18 @@ static int parse_file(struct eng_gguf *g, int fi, struct rd *r, int first, int64
 
     /* Metadata.  Shards after the first keep only what they need for the split checks. */
     struct gguf_kv *kvs = sk_calloc(n_kv ? n_kv : 1, sizeof *kvs);
+    if (!kvs)
+        return -ENOMEM;
     uint32_t mask;
     int32_t *h = NULL;
     int nk = 0;
     uint32_t alignment = GGUF_DEFAULT_ALIGN;
     struct eng_gguf tmp = {.kv = kvs};
     h = hash_new((uint32_t)n_kv, &mask);
+    if (!h) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     for (uint64_t i = 0; i < n_kv; i++) {
         uint64_t at = r->pos, klen;
         const uint8_t *ks;
@@ -311,6 +323,10 @@ static int parse_file(struct eng_gguf *g, int fi, struct rd *r, int first, int64
         }
         struct gguf_kv *kv = &kvs[nk++];
         kv->key = sk_malloc(klen + 1);
+        if (!kv->key) {
+            rc = -ENOMEM;
+            goto fail;
+        }
         memcpy(kv->key, ks, klen);
         kv->key[klen] = 0;
         if (strlen(kv->key) != klen) {
@@ -360,9 +376,14 @@ static int parse_file(struct eng_gguf *g, int fi, struct rd *r, int first, int64
         goto fail;
     }
     if (g->n_tensors + (int)n_tensors > g->cap_tensors) {
+        size_t want = (size_t)(g->n_tensors + (int)n_tensors + 1);
+        struct gguf_tensor *nt = sk_realloc(g->tensors, want * sizeof *g->tensors);
+        if (!nt) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        g->tensors = nt;
         g->cap_tensors = g->n_tensors + (int)n_tensors;
-        g->tensors = sk_realloc(g->tensors, (size_t)(g->cap_tensors ? g->cap_tensors : 1) *
-                                                sizeof *g->tensors);
     }
     int t0 = g->n_tensors;
     for (uint64_t i = 0; i < n_tensors; i++) {
@@ -578,6 +599,8 @@ int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf
     int rc;
     char *shard_path = NULL;
     *out = NULL;
+    if (!g)
+        return -ENOMEM;
     if (errbuf && errlen)
         errbuf[0] = 0;
     if (!is_little_endian()) {
@@ -585,6 +608,10 @@ int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf
         goto fail;
     }
     g->files = sk_calloc(1, sizeof *g->files);
+    if (!g->files) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     g->n_files = 1;
     if ((rc = map_file(path, &g->files[0], errbuf, errlen)))
         goto fail;
@@ -621,6 +648,10 @@ int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf
         if (split_no != 0) {
             /* Opened through a later shard: start again from the first one. */
             char *first = sk_malloc(plen + 32);
+            if (!first) {
+                rc = -ENOMEM;
+                goto fail;
+            }
             snprintf(first, plen + 32, "%.*s-%05d-of-%05d.gguf", (int)plen, path, 1,
                      (int)split_count);
             eng_gguf_close(g);
@@ -629,9 +660,15 @@ int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf
             sk_free(first);
             return rc;
         }
-        g->files = sk_realloc(g->files, (size_t)split_count * sizeof *g->files);
-        memset(g->files + 1, 0, (size_t)(split_count - 1) * sizeof *g->files);
+        struct gguf_file *nf = sk_realloc(g->files, (size_t)split_count * sizeof *g->files);
         shard_path = sk_malloc(plen + 32);
+        if (nf)
+            g->files = nf;
+        if (!nf || !shard_path) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        memset(g->files + 1, 0, (size_t)(split_count - 1) * sizeof *g->files);
         for (int i = 1; i < split_count; i++) {
             snprintf(shard_path, plen + 32, "%.*s-%05d-of-%05d.gguf", (int)plen, path, i + 1,
                      (int)split_count);
@@ -661,6 +698,10 @@ int eng_gguf_open(const char *path, char *errbuf, size_t errlen, struct eng_gguf
 
     /* Tensor names must be unique over all shards. */
     g->t_hash = hash_new((uint32_t)g->n_tensors, &g->t_hash_mask);
+    if (!g->t_hash) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     for (int i = 0; i < g->n_tensors; i++) {
         if (hash_insert(g, g->t_hash, g->t_hash_mask, t_name, i) >= 0) {
             rc = fail_at(&r, 0, "duplicate tensor name '%s'", g->tensors[i].name);

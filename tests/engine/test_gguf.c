@@ -535,3 +535,32 @@ TEST(gguf_hparams_arrays_and_rope_types)
         gw_free(&w);
     }
 }
+
+TEST(gguf_open_survives_allocation_failures)
+{
+    /* Every allocation of open fails in turn: each attempt returns -ENOMEM and frees all. */
+    char p[3][600], err[512];
+    for (int i = 0; i < 3; i++)
+        snprintf(p[i], sizeof p[i], "%s/f-%05d-of-%05d.gguf", test_tmpdir(), i + 1, 3);
+    write_shard(p[0], 0, 3, 2, 6, "a");
+    write_shard(p[1], 1, 3, 3, 6, "b");
+    write_shard(p[2], 2, 3, 1, 6, "c");
+    size_t base = sk_alloc_live_bytes();
+    int n;
+    for (n = 0; n < 1000; n++) {
+        struct eng_gguf *g = NULL;
+        sk_alloc_fail_after(n);
+        int rc = eng_gguf_open(p[1], err, sizeof err, &g); /* via a later shard */
+        sk_alloc_fail_after(-1);
+        if (rc == 0) {
+            ASSERT_EQ(eng_gguf_n_tensors(g), 6);
+            eng_gguf_close(g);
+            break;
+        }
+        ASSERT_MSG(rc == -ENOMEM && g == NULL, "after %d allocations: rc %d (%s)", n, rc, err);
+        ASSERT_EQ(sk_alloc_live_bytes(), base);
+    }
+    ASSERT_GT(n, 10);
+    ASSERT_LT(n, 1000);
+    ASSERT_EQ(sk_alloc_live_bytes(), base);
+}
