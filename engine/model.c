@@ -106,6 +106,17 @@ int eng_model_load(const struct eng_gguf *g, const struct eng_model_params *prm,
     if (rc)
         goto fail;
     const struct eng_hparams *hp = &m->hp;
+    /* bounds before any size is computed in int: far above every DeepSeek shape (n_embd 8192,
+     * n_ff 22016, vocab 102400, head_dim 128), far below overflow */
+    if (hp->n_embd > (1u << 20) || hp->n_ff > (1u << 22) || hp->n_vocab > (1u << 22) ||
+        hp->n_head > 4096 || hp->n_head_kv > 4096 || hp->head_dim > 4096 ||
+        (uint64_t)hp->n_head * hp->head_dim > (1u << 20)) {
+        seterr(err, errlen, "hyperparameters out of range: n_embd %u, n_ff %u, vocab %u, "
+               "n_head %u/%u, head_dim %u", hp->n_embd, hp->n_ff, hp->n_vocab, hp->n_head,
+               hp->n_head_kv, hp->head_dim);
+        rc = ENG_EUNSUPPORTED;
+        goto fail;
+    }
     m->E = (int)hp->n_embd;
     m->n_head = (int)hp->n_head;
     m->n_head_kv = (int)hp->n_head_kv;
@@ -120,8 +131,8 @@ int eng_model_load(const struct eng_gguf *g, const struct eng_model_params *prm,
     rc = ENG_EUNSUPPORTED;
     if (hp->rope_scaling_type != ENG_ROPE_SCALING_NONE &&
         hp->rope_scaling_type != ENG_ROPE_SCALING_LINEAR) {
-        seterr(err, errlen, "rope scaling type %d is not supported (none and linear are)",
-               (int)hp->rope_scaling_type);
+        seterr(err, errlen, "rope scaling type %s is not supported (none and linear are)",
+               hp->rope_scaling_type == ENG_ROPE_SCALING_YARN ? "yarn" : "longrope");
         goto fail;
     }
     if (m->n_head_kv < 1 || m->n_head % m->n_head_kv || m->hd < 2 || m->hd % 2 ||

@@ -8,7 +8,9 @@
   * seeded sampling is reproducible (same seed, same ids) and the seed matters;
   * `seekd perplexity` equals the perplexity computed from reference logits the way llama.cpp's
     perplexity tool does (tokens from `seekd tokenize`, chunks of n_ctx with BOS first, second
-    half scored), to 1e-4 relative.
+    half scored), to 1e-4 relative;
+  * hostile model files (absurd hyperparameters, a missing tensor, a tensor of the wrong shape,
+    a quantised norm, an unsupported rope scaling) are refused with a message, never a crash.
 """
 import math
 import os
@@ -22,6 +24,7 @@ import numpy as np
 
 ROOT = os.getcwd()
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+import gguf  # noqa: E402
 import make_model  # noqa: E402
 import reference  # noqa: E402
 
@@ -121,6 +124,55 @@ def test_perplexity(tmp):
     check(r.returncode != 0 and "tokens" in r.stderr, "perplexity refuses a too-short text")
 
 
+def rewrite(src, dst, kv_set=None, drop=(), tensors=None):
+    kv, ts = gguf.read_gguf(src)
+    w = gguf.GGUFWriter(dst)
+    for k in kv:
+        if kv_set and k in kv_set:
+            continue
+        w.add(k, kv[k], vtype=kv.types[k])
+    for k, (v, t) in (kv_set or {}).items():
+        w.add(k, v, vtype=t)
+    for name in kv.tensor_order:
+        if name in drop:
+            continue
+        if tensors and name in tensors:
+            t, ne, raw = tensors[name]
+        else:
+            t, ne, raw = ts[name]
+        w.add_tensor(name, bytes(raw), t, shape=tuple(ne))
+    w.write()
+
+
+def test_hostile(tmp):
+    src = os.path.join(tmp, "h.gguf")
+    make_model.make(src, preset="tiny", type="F32", seed=1)
+    kv, ts = gguf.read_gguf(src)
+    U32, STR = gguf.GGUF_TYPE_UINT32, gguf.GGUF_TYPE_STRING
+    k_t, k_ne, k_raw = ts["blk.0.attn_k.weight"]
+    n_t, n_ne, n_raw = ts["blk.0.attn_norm.weight"]
+    f16_norm = np.frombuffer(bytes(n_raw), dtype="<f4").astype("<f2").tobytes()
+    cases = [
+        ("block_count 10^6", dict(kv_set={"llama.block_count": (1000000, U32)})),
+        ("embedding_length 2^31", dict(kv_set={"llama.embedding_length": (1 << 31, U32)})),
+        ("head_count_kv 3", dict(kv_set={"llama.attention.head_count_kv": (3, U32)})),
+        ("feed_forward_length 2^30", dict(kv_set={"llama.feed_forward_length": (1 << 30, U32)})),
+        ("rope scaling yarn", dict(kv_set={"llama.rope.scaling.type": ("yarn", STR)})),
+        ("missing ffn_up", dict(drop={"blk.1.ffn_up.weight"})),
+        ("attn_k with half the rows", dict(tensors={"blk.0.attn_k.weight": (
+            k_t, (k_ne[0], k_ne[1] // 2), bytes(k_raw)[:len(k_raw) // 2])})),
+        ("F16 attn_norm", dict(tensors={"blk.0.attn_norm.weight": (
+            gguf.GGML_TYPE_BY_NAME["F16"], n_ne, f16_norm)})),
+    ]
+    for i, (what, kw) in enumerate(cases):
+        dst = os.path.join(tmp, "hostile%d.gguf" % i)
+        rewrite(src, dst, **kw)
+        r = subprocess.run([SEEKD, "eval-logits", "--model", dst, "--tokens", "1,2,3", "--out",
+                            os.path.join(tmp, "x.bin")], capture_output=True, text=True)
+        check(r.returncode == 1 and dst in r.stderr,
+              "hostile model refused (%s): %s" % (what, r.stderr.strip().splitlines()[-1:]))
+
+
 def main():
     if not os.access(SEEKD, os.X_OK):
         print("no seekd binary at %s" % SEEKD)
@@ -130,6 +182,7 @@ def main():
         test_greedy(tmp)
         test_sampling_seeds(tmp)
         test_perplexity(tmp)
+        test_hostile(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
