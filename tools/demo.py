@@ -89,7 +89,10 @@ class Client:
     def request(self, method, params):
         self.next_id += 1
         i = self.next_id
-        self.send({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+        msg = {"jsonrpc": "2.0", "id": i, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
         return i
 
     def wait(self, i, timeout=120):
@@ -105,7 +108,10 @@ class Client:
         return self.wait(self.request(method, params), timeout)
 
     def notify(self, method, params):
-        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+        msg = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
 
     def wait_notification(self, pred, timeout=120):
         end = time.time() + timeout
@@ -172,7 +178,7 @@ def syntax_errors(client, text):
     return sexp.count("(ERROR") + sexp.count("(MISSING")
 
 
-def start_server(seekd, model, tmp, log):
+def start_server(seekd, model, tmp, log, threads=0):
     env = dict(os.environ)
     env["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")
     env["XDG_CONFIG_HOME"] = os.path.join(tmp, "config")
@@ -180,6 +186,8 @@ def start_server(seekd, model, tmp, log):
     opts = {}
     if model:
         opts = {"models": {"completion": model}}
+    if threads:
+        opts["threads"] = threads
     r = c.call("initialize", {"processId": os.getpid(), "rootUri": "file://" + tmp,
                               "capabilities": {"window": {"workDoneProgress": True}},
                               "initializationOptions": opts})
@@ -223,6 +231,7 @@ def main():
     ap.add_argument("--seekd", default=os.path.join(ROOT, "build", "release", "seekd"))
     ap.add_argument("--model", default=None, help="completion GGUF (default: the bundled one)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="inference threads (0 = all CPUs)")
     ap.add_argument("--no-quality", action="store_true",
                     help="skip the suggestion-quality checks (random-weight models)")
     a = ap.parse_args()
@@ -235,7 +244,7 @@ def main():
         text = open(path, encoding="utf-8").read()
         uri = "file://" + path
         log = open(os.path.join(tmp, "seekd.log"), "w")
-        c, init, st = start_server(a.seekd, a.model, tmp, log)
+        c, init, st = start_server(a.seekd, a.model, tmp, log, a.threads)
         caps = init["result"]["capabilities"]
         assert "inlineCompletionProvider" in caps
         print("seekd: %s (%s)" % (st["params"]["state"] if st else "?",
