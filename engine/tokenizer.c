@@ -23,6 +23,7 @@
 #include "engine/unicode.h"
 #include "engine/vocab_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,7 @@ struct scratch {
     int cap;
     size_t count;
     int split_only; /* eng_pretokenize: emit segment lengths instead of tokens */
+    int oom;        /* an allocation failed: finish quickly, return -ENOMEM */
     /* per code point of the current fragment */
     uint8_t *fl;
     uint32_t *uoff; /* byte offset of each code point in ubuf (n + 1 entries) */
@@ -250,20 +252,31 @@ struct wc_ent {
 #define WC_MAX_WORD 64      /* longer segments are not cached */
 #define WC_MAX_ENTRIES (1u << 20)
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+/* Grows p to hold `need` elements.  On failure (only under the allocator's failure injection)
+ * returns p unchanged with *cap unchanged and sets *oom: callers check it before writing, and
+ * the call ends with -ENOMEM. */
+static void *grow_(void *p, size_t *cap, size_t need, size_t elem, int *oom)
 {
     if (need <= *cap)
         return p;
     size_t n = *cap ? *cap : 64;
     while (n < need)
         n *= 2;
+    void *np = sk_realloc(p, n * elem);
+    if (!np) {
+        *oom = 1;
+        return p;
+    }
     *cap = n;
-    return sk_realloc(p, n * elem);
+    return np;
 }
+#define grow(p, cap, need, elem) grow_(p, cap, need, elem, &s->oom)
 
 static void wemit(struct scratch *s, int32_t id)
 {
     s->wids = grow(s->wids, &s->wids_cap, s->n_wids + 1, sizeof *s->wids);
+    if (s->oom)
+        return;
     s->wids[s->n_wids++] = id;
 }
 
@@ -301,6 +314,8 @@ static int pair_less(const struct pair *a, const struct pair *b)
 static void heap_push(struct scratch *s, struct pair p)
 {
     s->heap = grow(s->heap, &s->heap_cap, s->n_heap + 1, sizeof *s->heap);
+    if (s->oom)
+        return;
     size_t i = s->n_heap++;
     while (i > 0) {
         size_t up = (i - 1) / 2;
@@ -372,6 +387,8 @@ static void bpe_word(struct scratch *s, const uint8_t *w, size_t m)
         return;
     }
     s->syms = grow(s->syms, &s->sym_cap, m, sizeof *s->syms);
+    if (s->oom)
+        return;
     for (size_t i = 0; i < m; i++)
         s->syms[i] = (struct sym){v->byte_sid[w[i]], (int32_t)i - 1,
                                   i + 1 < m ? (int32_t)i + 1 : -1, (uint32_t)i, 1};
@@ -404,6 +421,10 @@ static void wc_insert(struct scratch *s, uint64_t h, const uint8_t *w, size_t m)
     if (!s->wc || (s->wc_n + 1) * 2 > s->wc_mask + 1) {
         uint32_t cap = s->wc ? (s->wc_mask + 1) * 2 : 4096;
         struct wc_ent *nt = sk_calloc(cap, sizeof *nt);
+        if (!nt) {
+            s->oom = 1;
+            return;
+        }
         for (uint32_t i = 0; s->wc && i <= s->wc_mask; i++) {
             if (!s->wc[i].h)
                 continue;
@@ -421,6 +442,8 @@ static void wc_insert(struct scratch *s, uint64_t h, const uint8_t *w, size_t m)
         j = (j + 1) & s->wc_mask;
     s->wc_bytes = grow(s->wc_bytes, &s->wc_bytes_cap, s->wc_bytes_len + m, 1);
     s->wc_ids = grow(s->wc_ids, &s->wc_ids_cap, s->wc_ids_len + s->n_wids, sizeof *s->wc_ids);
+    if (s->oom)
+        return;
     s->wc[j] = (struct wc_ent){h, (uint32_t)s->wc_bytes_len, (uint32_t)m,
                                (uint32_t)s->wc_ids_len, (uint32_t)s->n_wids};
     memcpy(s->wc_bytes + s->wc_bytes_len, w, m);
@@ -463,6 +486,8 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     /* Decode; re-encode only if something was invalid (llama.cpp re-encodes code points). */
     s->fl = grow(s->fl, &s->fl_cap, len + 1, 1);
     s->uoff = grow(s->uoff, &s->uoff_cap, len + 1, sizeof *s->uoff);
+    if (s->oom)
+        return;
     const uint8_t *u = text;
     size_t n = 0, i = 0;
     int reencode = 0;
@@ -491,6 +516,8 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     s->uoff[n] = (uint32_t)len;
     if (reencode) {
         s->ubuf = grow(s->ubuf, &s->ub_cap, len * 3 + 4, 1);
+        if (s->oom)
+            return;
         size_t k = 0;
         i = 0;
         for (size_t j = 0; j < n; j++) {
@@ -509,6 +536,8 @@ static void tokenize_raw(struct scratch *s, const uint8_t *text, size_t len)
     size_t nrx = v->pre == ENG_PRETOK_DEEPSEEK_LLM ? SK_ARRAY_LEN(rx_llm) : SK_ARRAY_LEN(rx_coder);
     s->seg = grow(s->seg, &s->seg_cap, n + 1, sizeof *s->seg);
     s->seg2 = grow(s->seg2, &s->seg2_cap, n + 1, sizeof *s->seg2);
+    if (s->oom)
+        return;
     size_t nseg = 0;
     if (n)
         s->seg[nseg++] = n;
@@ -686,7 +715,9 @@ static int tokenize(const struct eng_vocab *v, const char *text, size_t len, int
                 continue;
             int32_t k = sp_lookup(v, ss, text + p, l);
             if (k >= 0) {
-                occ = grow(occ, &occ_cap, n_occ + 1, sizeof *occ);
+                occ = grow_(occ, &occ_cap, n_occ + 1, sizeof *occ, &s.oom);
+                if (s.oom)
+                    goto out;
                 occ[n_occ++] = (struct occ){(uint32_t)p, k};
             }
         }
@@ -697,6 +728,10 @@ static int tokenize(const struct eng_vocab *v, const char *text, size_t len, int
     if (n_occ) {
         qsort(occ, n_occ, sizeof *occ, cmp_occ);
         claimed = sk_calloc(len, 1);
+        if (!claimed) {
+            s.oom = 1;
+            goto out;
+        }
         for (size_t i = 0; i < n_occ; i++) {
             uint32_t l = v->tok[ss->by_prio[occ[i].prio]].len, p = occ[i].pos;
             if (claimed[p] || claimed[p + l - 1] || memchr(claimed + p, 1, l))
@@ -722,7 +757,8 @@ static int tokenize(const struct eng_vocab *v, const char *text, size_t len, int
     }
     if (add_bos && v->add_eos && v->eos >= 0)
         emit(&s, v->eos);
-    rc = s.count > INT32_MAX ? ENG_EINVAL : (int)s.count;
+out:
+    rc = s.oom ? -ENOMEM : s.count > INT32_MAX ? ENG_EINVAL : (int)s.count;
     sk_free(occ);
     sk_free(claimed);
     sk_free(s.fl);

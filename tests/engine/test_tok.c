@@ -583,3 +583,32 @@ TEST(tok_concurrent_calls_share_a_vocab)
     sk_free(s);
     eng_vocab_free(v);
 }
+
+TEST(tok_allocation_failures_give_enomem)
+{
+    /* Every allocation of a tokenize call fails in turn: -ENOMEM each time, nothing leaks,
+     * and the vocab still works afterwards. */
+    struct eng_vocab *v = load_vocab(0);
+    const char *text = "int f(int x) { return x + 1; } // caf\xc3\xa9 \x80 <|EOT|> [PAD32022]";
+    int n_ok;
+    int32_t *want = tok(v, text, strlen(text), 1, 1, &n_ok);
+    int32_t ids[256];
+    size_t base = sk_alloc_live_bytes();
+    int n;
+    for (n = 0; n < 200; n++) {
+        sk_alloc_fail_after(n);
+        int rc = eng_tokenize(v, text, strlen(text), 1, 1, ids, 256);
+        sk_alloc_fail_after(-1);
+        ASSERT_EQ(sk_alloc_live_bytes(), base);
+        if (rc >= 0) {
+            ASSERT_EQ(rc, n_ok);
+            ASSERT_MEM_EQ(ids, want, (size_t)rc * sizeof *ids);
+            break;
+        }
+        ASSERT_EQ(rc, -ENOMEM);
+    }
+    ASSERT_GT(n, 3);
+    ASSERT_LT(n, 200);
+    free(want);
+    eng_vocab_free(v);
+}
