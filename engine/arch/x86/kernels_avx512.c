@@ -5,12 +5,16 @@
  *
  * Workload: one weight row against 1..8 activation rows per call.  Everything that depends only
  * on the weight (nibble unpacking, scales, bias corrections) is done once per block and shared
- * by the tokens; per token and 64 weights the 32-element types cost one VNNI dot, a convert, a
- * scale multiply and an FMA.
+ * by the tokens.  Per token, 512 weights of a 32-element type cost 8 VNNI dots, 6 fold
+ * instructions (4..9 by type), a correction, a convert, a scale multiply and an FMA; 256 weights
+ * of a K-quant cost 4 VNNI byte dots, 4 VNNI word dots (sub-block scales), a convert and an FMA
+ * (plus 4 for the mins).
  *
- * Signed weights x signed activations use VNNI's u8 x s8 product with the activation biased by
- * +128: sum (x+128) w = sum x w + 128 sum w, and the weight-only term 128 sum w is subtracted by
- * starting the accumulator at -128 sum w.
+ * VNNI multiplies u8 x s8.  Unsigned weight levels (Q4_0/Q5_0 before their offset, Q4_1, Q5_1,
+ * Q2_K, Q4_K, Q5_K) go in as u8 and the offset times the activation sum is subtracted per block;
+ * Q8_0 weights are shifted by +128 the same way.  Signed levels (Q3_K, Q6_K) are multiplied by
+ * the activation biased by +128: sum (x+128) w = sum x w + 128 sum w, and the weight-only term
+ * starts the accumulator at -128 sum w.
  */
 #include "engine/arch/x86/x86.h"
 
@@ -42,14 +46,6 @@ AI int hsum_epi32_256(__m256i v)
 AI int hsum_epi32(__m512i v)
 {
     return hsum_epi32_256(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
-}
-
-/* Two f16 scales -> [a x8 | b x8]. */
-AI __m512 dpair(eng__f16 a, eng__f16 b)
-{
-    __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
-    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
 }
 
 /* ---- 32-element types ----------------------------------------------------------------------
