@@ -4,7 +4,7 @@
  * integer lane sums are exact whatever instructions form them (here maddubs + madd, with the
  * sign trick |w| x sign(x, w) for signed weights, which keeps every 16-bit pair sum in range),
  * and the float operations run in the order quant.h defines.  The 16 float accumulators of the
- * definition are two 8-lane registers: even blocks (or elements i % 16 < 8) and odd blocks.
+ * definition are two 8-lane registers holding lanes 0..7 and 8..15.
  */
 #include "engine/arch/x86/x86.h"
 
