@@ -30,8 +30,12 @@ const note = (method, params) => frame({ jsonrpc: '2.0', method, ...(params ? { 
 const INIT = Buffer.concat([req(1, 'initialize', { capabilities: {} }), note('initialized', {})]);
 const BYE = Buffer.concat([req(99, 'shutdown'), note('exit')]);
 
-// Splits a byte stream into frames; every byte must belong to a frame.
+// Splits a byte stream into frames (every byte must belong to one) and returns the responses;
+// notifications the server sends on its own (status, messages) are left out.
 function parseFrames(buf, what) {
+    return allFrames(buf, what).filter((m) => 'id' in m);
+}
+function allFrames(buf, what) {
     const out = [];
     let i = 0;
     while (i < buf.length) {
@@ -137,11 +141,15 @@ const byId = (msgs, id) => msgs.find((m) => m.id === id);
         const r = await runPipe([], Buffer.concat([INIT, ...(shutdownFirst ? [req(7, 'shutdown')] : [])]), {
             end: false,
             onSpawn: (p) => {
-                let got = Buffer.alloc(0);
+                // Once the answers are in (the server is idle, waiting for input), signal it.
+                let got = Buffer.alloc(0), sent = false;
                 const want = shutdownFirst ? 2 : 1;
                 p.stdout.on('data', (d) => {
                     got = Buffer.concat([got, d]);
-                    if ((got.toString().match(/Content-Length/g) || []).length === want) p.kill(sig);
+                    if (!sent && (got.toString().match(/Content-Length/g) || []).length >= want) {
+                        sent = true;
+                        p.kill(sig);
+                    }
                 });
             },
         });
