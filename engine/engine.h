@@ -188,7 +188,8 @@ enum eng_pretok { ENG_PRETOK_DEEPSEEK_CODER = 1, ENG_PRETOK_DEEPSEEK_LLM = 2 };
 /* Loads the tokenizer from the metadata (the gguf handle may be closed afterwards: the vocab
  * copies what it needs).  A missing tokenizer.ggml.pre is resolved from the vocab (size and
  * special-token texts) with a warning; an unknown pre or model is ENG_EUNSUPPORTED.
- * *out owned by the caller, release with eng_vocab_free. */
+ * *out owned by the caller, release with eng_vocab_free.  Load takes ~8 ms (coder) / ~40 ms
+ * (llm) of CPU.  Not hardened against the allocator's failure injection (load time only). */
 int eng_vocab_load(const struct eng_gguf *g, struct eng_vocab **out, char *errbuf,
                    size_t errlen);
 void eng_vocab_free(struct eng_vocab *v);
@@ -220,7 +221,8 @@ int32_t eng_vocab_find(const struct eng_vocab *v, const char *text, size_t len);
  * parse_special: CONTROL tokens written in the text become their ids (USER_DEFINED ones always
  * do, as in llama.cpp).  Invalid UTF-8 bytes are tokenized as U+FFFD.  Writes at most cap ids
  * and returns the total count (call again with a bigger buffer when it exceeds cap), or a
- * negative error. */
+ * negative error (ENG_EINVAL; -ENOMEM only under the allocator's failure injection).
+ * Throughput ~30 MB/s of source code per core (bench/bench_tok.c). */
 int eng_tokenize(const struct eng_vocab *v, const char *text, size_t len, int add_bos,
                  int parse_special, int32_t *ids, int cap);
 
