@@ -423,6 +423,9 @@ TEST(tok_invalid_utf8_becomes_replacement_char)
 
 /* Re-writes a vocab file with its metadata changed: key `drop` removed, and when set_pre is
  * not NULL, tokenizer.ggml.pre set to it. */
+static const char *extra_key; /* rewrite_vocab appends extra_key = extra_val (u32) when set */
+static uint32_t extra_val;
+
 static void rewrite_vocab(int which, const char *drop, const char *set_pre, const char *out)
 {
     char err[512];
@@ -432,7 +435,9 @@ static void rewrite_vocab(int which, const char *drop, const char *set_pre, cons
     int n = eng_gguf_n_kv(g), kept = 0;
     for (int i = 0; i < n; i++)
         kept += strcmp(eng_gguf_key(g, i), drop) != 0;
-    gw_header(&w, 3, 0, (uint64_t)kept);
+    gw_header(&w, 3, 0, (uint64_t)kept + (extra_key != NULL));
+    if (extra_key)
+        gw_kv_u32(&w, extra_key, extra_val);
     for (int i = 0; i < n; i++) {
         const char *k = eng_gguf_key(g, i);
         if (!strcmp(k, drop))
@@ -611,4 +616,48 @@ TEST(tok_allocation_failures_give_enomem)
     ASSERT_LT(n, 200);
     free(want);
     eng_vocab_free(v);
+}
+
+TEST(tok_fim_ids_from_keys_win)
+{
+    /* An explicit fim_pre key wins over the text scan and does not force its token to
+     * CONTROL; the deprecated prefix key is an alias.  The other FIM ids are still found by
+     * text (and forced). */
+    if (!test_shared_path(vocab_files[0]))
+        SKIP("../shared/vocab is absent");
+    const char *keys[] = {"tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.prefix_token_id"};
+    char path[600], err[512];
+    snprintf(path, sizeof path, "%s/k.gguf", test_tmpdir());
+    for (int k = 0; k < 2; k++) {
+        extra_key = keys[k];
+        extra_val = 32019; /* <|User|>, USER_DEFINED */
+        rewrite_vocab(0, "-", NULL, path);
+        extra_key = NULL;
+        struct eng_gguf *g;
+        ASSERT_EQ(eng_gguf_open(path, err, sizeof err, &g), 0);
+        struct eng_vocab *v;
+        ASSERT_EQ(eng_vocab_load(g, &v, err, sizeof err), 0);
+        ASSERT_EQ(eng_vocab_fim_pre(v), 32019);
+        ASSERT_EQ(eng_vocab_type(v, 32019), ENG_TOKEN_USER_DEFINED);
+        ASSERT_EQ(eng_vocab_type(v, 32016), ENG_TOKEN_USER_DEFINED); /* no longer detected */
+        ASSERT_EQ(eng_vocab_fim_suf(v), 32015);
+        ASSERT_EQ(eng_vocab_type(v, 32015), ENG_TOKEN_CONTROL);
+        /* ...so <｜fim▁begin｜> now matches as a user-defined token even without parse_special. */
+        EXPECT(v, FIM_BEGIN, 0, 0, 32016);
+        eng_vocab_free(v);
+        eng_gguf_close(g);
+    }
+    /* An out-of-range id is ignored (llama.cpp warns and keeps the default). */
+    extra_key = "tokenizer.ggml.bos_token_id";
+    extra_val = 999999;
+    rewrite_vocab(0, "tokenizer.ggml.bos_token_id", NULL, path);
+    extra_key = NULL;
+    struct eng_gguf *g;
+    ASSERT_EQ(eng_gguf_open(path, err, sizeof err, &g), 0);
+    struct eng_vocab *v;
+    sk_log_set_level(SK_LOG_ERROR);
+    ASSERT_EQ(eng_vocab_load(g, &v, err, sizeof err), 0);
+    ASSERT_EQ(eng_vocab_bos(v), 11); /* the BPE default */
+    eng_vocab_free(v);
+    eng_gguf_close(g);
 }
