@@ -437,6 +437,8 @@ int eng_vocab_load(const struct eng_gguf *g, struct eng_vocab **out, char *errbu
 
     /* Tokens found by their text (forced to CONTROL), then the EOG set. */
     detect(v, &v->eot, eot_texts, SK_ARRAY_LEN(eot_texts));
+    static const char *const eom_texts[] = {"<|eom_id|>"};
+    detect(v, &v->eom, eom_texts, 1);
     detect(v, &v->fim_pre, fim_pre_texts, SK_ARRAY_LEN(fim_pre_texts));
     detect(v, &v->fim_suf, fim_suf_texts, SK_ARRAY_LEN(fim_suf_texts));
     detect(v, &v->fim_mid, fim_mid_texts, SK_ARRAY_LEN(fim_mid_texts));
