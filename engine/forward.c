@@ -197,9 +197,12 @@ static void attn_task(void *arg, int ith, int nth)
     struct eng_model *m = j->m;
     float *sc = m->scores + (size_t)ith * (size_t)m->kv.n_ctx;
     int tasks = j->n * m->n_head;
-    /* static interleaved split: the work of a task does not depend on who runs it */
-    for (int k = ith; k < tasks; k += nth) {
-        int t = k / m->n_head, h = k % m->n_head;
+    /* Head-major contiguous ranges: a thread runs the tokens of one head one after the other,
+     * so that head's cached keys and values stay in its caches.  The work of a task does not
+     * depend on who runs it. */
+    int k0 = (int)((int64_t)tasks * ith / nth), k1 = (int)((int64_t)tasks * (ith + 1) / nth);
+    for (int k = k0; k < k1; k++) {
+        int h = k / j->n, t = k % j->n;
         attend_one(m, j->l, t, h, j->p0 + t, sc);
     }
 }
