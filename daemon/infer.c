@@ -165,9 +165,7 @@ static int loaded_open(struct loaded *l, const char *path, const struct dmn_conf
         struct eng_model_params mp;
         eng_model_params_default(&mp);
         mp.n_threads = cfg->threads;
-        mp.n_ctx = cfg->context_size;
-        if (!mp.n_ctx)
-            mp.n_ctx = 4096;
+        mp.n_ctx = cfg->context_size; /* 0: the model's own, at most 4096 */
         rc = eng_model_load(l->g, &mp, &l->m, e, sizeof e);
     }
     if (rc) {
@@ -423,7 +421,8 @@ static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s,
     struct eng_detok d;
     eng_detok_init(&d);
     int nv = eng_model_n_vocab(m);
-    for (int k = 0; k < w->cfg.max_tokens; k++) {
+    int k;
+    for (k = 0; k < w->cfg.max_tokens; k++) {
         if (stopped(j))
             return -ECANCELED;
         if (sk_now_ms() >= j->deadline_ms) {
@@ -455,7 +454,10 @@ static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s,
     int h = eng_detok_flush(&d, held, sizeof held);
     if (h > 0)
         buf_add(out, held, (size_t)h);
-    if (*deadline && out->n) {
+    /* Stopped by the budget in multi-line mode: the last line is most likely cut short, so
+     * only whole lines are kept, as for the deadline. */
+    int cut = *deadline || (!single && k >= w->cfg.max_tokens);
+    if (cut && out->n) {
         /* the best partial line: complete lines when there are some, else what we have */
         char *nl = NULL;
         for (size_t i = out->n; i > 0; i--)

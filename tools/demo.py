@@ -29,11 +29,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NEW_CODE = (
-    "\n\ndef most_expensive(items):\n"
+    "\n\n\ndef most_expensive(items):\n"
     "    \"\"\"The item with the highest price, or None for an empty list.\"\"\"\n"
     "    if not items:\n"
     "        return None\n"
-    "    return max(items, key=lambda item: item[\"price\"])\n"
+    "    return max(items, key=lambda item: item[\"price\"])"
 )
 
 
@@ -257,9 +257,11 @@ def main():
             "uri": uri, "languageId": "python", "version": 1, "text": text}})
         doc = Doc(text)
         results = []
-        start = len(text.rstrip("\n"))
-        if start < len(text):
-            doc.delete(start, len(text), uri, c)
+        # the cursor goes before the file's final newline (an editor's usual end of file)
+        text = text.rstrip("\n") + "\n"
+        doc.delete(0, len(doc.text), uri, c)
+        doc.insert(text, 0, uri, c)
+        start = len(text) - 1
         end = type_text(c, doc, uri, start, NEW_CODE, results, a.quiet, "type")
         # undo the new function, then type it again: the cache knows these positions
         doc.delete(start, end, uri, c)
