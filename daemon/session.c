@@ -146,6 +146,20 @@ size_t dmn_doc_offset(const ctx_doc *doc, lsp_position pos, enum lsp_enc enc)
     return start + lsp_char_to_byte(line, len, pos.character, enc);
 }
 
+lsp_position dmn_doc_position(const ctx_doc *doc, size_t off, enum lsp_enc enc)
+{
+    lsp_position pos = {0, 0};
+    size_t n = ctx_doc_len(doc), col, start, len;
+    if (off > n)
+        off = n;
+    if (ctx_doc_line_of(doc, off, &pos.line, &col) || ctx_doc_line(doc, pos.line, &start, &len))
+        return pos;
+    if (col > len)
+        col = len; /* inside the terminator */
+    pos.character = lsp_byte_to_char(ctx_doc_bytes(doc, start, start + len), len, col, enc);
+    return pos;
+}
+
 /* One bounded parse slice.  Returns 1 when the document still needs parsing. */
 static int parse_slice(dmn_session *s, struct doc_entry *e)
 {

@@ -106,6 +106,9 @@ enum lsp_enc dmn_session_encoding(const dmn_session *s);
 /* Byte offset of an LSP position in doc: characters past the end of a line mean its end, lines
  * past the last line mean the end of the text. */
 size_t dmn_doc_offset(const ctx_doc *doc, lsp_position pos, enum lsp_enc enc);
+/* The LSP position of byte offset off (clamped to the text).  An offset inside a line
+ * terminator means the end of that line; one inside a code point, the code point's start. */
+lsp_position dmn_doc_position(const ctx_doc *doc, size_t off, enum lsp_enc enc);
 /* Number of requests in the registry (queued or running). */
 size_t dmn_session_pending(const dmn_session *s);
 /* For tests and the fuzzer: runs ctx_doc_check on every open document changed (or not fully

@@ -847,3 +847,51 @@ TEST(dmn_session_chunking_invariant)
         free(want[i]);
     free(stream);
 }
+
+/* dmn_doc_position and dmn_doc_offset are inverse on code point boundaries outside line
+ * terminators, in every encoding; other offsets map to the boundary before them. */
+TEST(dmn_doc_position_roundtrip)
+{
+    const char *text = "a\xc3\xa9\xf0\x9f\x98\x80z\r\n\r\nx\ry\n\xe2\x82\xac\xff" "b\r";
+    size_t n = strlen(text);
+    ctx_doc *d;
+    ASSERT_EQ(ctx_doc_new("file:///p.txt", CTX_LANG_NONE, text, n, 1, &d), 0);
+    for (int e = 0; e < 3; e++) {
+        enum lsp_enc enc = (enum lsp_enc)e;
+        for (size_t off = 0; off <= n + 2; off++) {
+            lsp_position p = dmn_doc_position(d, off, enc);
+            size_t back = dmn_doc_offset(d, p, enc);
+            size_t o = off > n ? n : off;
+            /* the expected boundary: back up over continuation bytes of a valid sequence and
+             * out of a line terminator */
+            size_t want = o;
+            if (o < n && o > 0) {
+                if (text[o] == '\n' && text[o - 1] == '\r')
+                    want = o - 1;
+                else if (o >= 1 && (unsigned char)text[o] >= 0x80 && (unsigned char)text[o] < 0xc0 &&
+                         (unsigned char)text[o] != 0xff) {
+                    size_t k = o;
+                    while (k > 0 && ((unsigned char)text[k] & 0xc0) == 0x80)
+                        k--;
+                    want = k;
+                }
+            }
+            ASSERT_MSG(back == want, "%s: offset %zu -> (%u,%u) -> %zu, want %zu", lsp_enc_name(enc),
+                       off, p.line, p.character, back, want);
+        }
+    }
+    /* spot values in utf-16: line 0 is "aé😀z" */
+    lsp_position p = dmn_doc_position(d, 7, LSP_ENC_UTF16); /* the z */
+    ASSERT_EQ(p.line, 0);
+    ASSERT_EQ(p.character, 4);
+    p = dmn_doc_position(d, 9, LSP_ENC_UTF16); /* inside the first \r\n */
+    ASSERT_EQ(p.line, 0);
+    ASSERT_EQ(p.character, 5);
+    p = dmn_doc_position(d, n, LSP_ENC_UTF16); /* after the final lone \r: an empty last line */
+    ASSERT_EQ(p.line, 5);
+    ASSERT_EQ(p.character, 0);
+    p = dmn_doc_position(d, n - 2, LSP_ENC_UTF16); /* the b after an invalid byte: "€", 0xff */
+    ASSERT_EQ(p.line, 4);
+    ASSERT_EQ(p.character, 2);
+    ctx_doc_delete(d);
+}
