@@ -299,6 +299,8 @@ static cJSON *info_json(const struct dmn_job *j, uint64_t id)
     cJSON_AddNumberToObject(o, "promptTokens", j->info.prompt_tokens);
     cJSON_AddNumberToObject(o, "evaluated", j->info.evaluated);
     cJSON_AddNumberToObject(o, "generated", j->info.generated);
+    cJSON_AddNumberToObject(o, "specDrafted", j->info.spec_drafted);
+    cJSON_AddNumberToObject(o, "specAccepted", j->info.spec_accepted);
     cJSON_AddBoolToObject(o, "deadline", j->info.deadline_hit);
     cJSON_AddNumberToObject(o, "debounceMs", j->info.debounce_ms);
     cJSON_AddNumberToObject(o, "latencyMs", j->info.latency_ms);

@@ -138,7 +138,8 @@ struct dmn_infer {
     /* worker-owned */
     struct dmn_config cfg;
     int have_cfg;
-    struct loaded comp, expl;
+    struct loaded comp, expl, draft;
+    struct eng_spec *spec; /* over comp (+ draft when loaded); NULL = plain decoding */
     struct cache *cache;
     struct last last;
     _Atomic uint64_t n_requests, n_cache_hits, n_typed, last_latency;
@@ -217,13 +218,44 @@ static void do_config(struct dmn_infer *w, struct dmn_job *j)
                        w->cfg.context_size == c->context_size;
     /* completion model */
     if (!c->model[0]) {
+        eng_spec_free(w->spec);
+        w->spec = NULL;
         loaded_free(&w->comp);
     } else if (!w->comp.m || strcmp(w->comp.path, c->model) || !same_threads) {
         struct loaded nl;
+        eng_spec_free(w->spec); /* the session refers to the old model */
+        w->spec = NULL;
         loaded_free(&w->comp); /* free first: two models may not fit in memory */
         last_clear(&w->last);
         if (loaded_open(&nl, c->model, c, err, sizeof err) == 0)
             w->comp = nl;
+    }
+    /* draft model and the speculative session (greedy, so the output is the target's own) */
+    int want_draft = w->comp.m && c->draft[0];
+    if (w->spec && (!want_draft || !w->draft.m || strcmp(w->draft.path, c->draft) ||
+                    !w->comp.m)) {
+        eng_spec_free(w->spec);
+        w->spec = NULL;
+    }
+    if (!want_draft || (w->draft.m && strcmp(w->draft.path, c->draft)) || !same_threads)
+        loaded_free(&w->draft);
+    if (want_draft && !w->draft.m) {
+        char derr[1024];
+        struct loaded nl;
+        if (loaded_open(&nl, c->draft, c, derr, sizeof derr) == 0)
+            w->draft = nl;
+        else
+            SK_WARN("draft model not used: %s", derr);
+    }
+    if (w->comp.m && w->draft.m && !w->spec) {
+        struct eng_spec_params sp;
+        eng_spec_params_default(&sp);
+        char serr[512] = "";
+        if (eng_spec_new(w->comp.m, w->draft.m, &sp, &w->spec, serr, sizeof serr)) {
+            SK_WARN("draft model %s not used with %s: %s", c->draft, c->model, serr);
+            w->spec = NULL;
+            loaded_free(&w->draft);
+        }
     }
     /* explain model */
     char err2[1024] = "";
@@ -502,6 +534,90 @@ static void utf8_fix(char *s, size_t n)
     }
 }
 
+/* Greedy decoding through the speculative session: the prompt is already in the target's KV
+ * (eval_prompt, which checks the deadline between chunks); eng_spec_prompt then reuses it and
+ * brings the draft up to date.  Output token for token equal to plain greedy decoding. */
+static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *toks, int n,
+                       int single, struct buf *out, int *n_gen, int *deadline)
+{
+    const struct eng_vocab *v = w->comp.v;
+    eng_model_set_cancel(w->draft.m, &j->abort);
+    int rc = eng_spec_prompt(w->spec, toks, n);
+    if (rc) {
+        eng_model_set_cancel(w->draft.m, NULL);
+        return rc == ENG_ECANCELLED ? -ECANCELED : rc;
+    }
+    int32_t eog[16];
+    int ne = eng_vocab_eog_ids(v, eog, 16);
+    eng_spec_set_stops(w->spec, eog, SK_MIN(ne, 16));
+    struct eng_spec_stats st0;
+    eng_spec_get_stats(w->spec, &st0);
+    struct eng_detok d;
+    eng_detok_init(&d);
+    int done = 0, hit_budget = 0;
+    while (!done) {
+        if (stopped(j)) {
+            rc = -ECANCELED;
+            break;
+        }
+        if (sk_now_ms() >= j->deadline_ms) {
+            *deadline = 1;
+            break;
+        }
+        int left = w->cfg.max_tokens - *n_gen;
+        if (left <= 0) {
+            hit_budget = 1;
+            break;
+        }
+        int32_t buf[ENG_SPEC_KMAX + 2];
+        int k = eng_spec_next(w->spec, buf, SK_MIN(left, (int)SK_ARRAY_LEN(buf)));
+        if (k == ENG_ECANCELLED) {
+            rc = -ECANCELED;
+            break;
+        }
+        if (k <= 0) {
+            rc = k < 0 ? k : 0;
+            break;
+        }
+        for (int i = 0; i < k && !done; i++) {
+            if (eng_vocab_type(v, buf[i]) == ENG_TOKEN_CONTROL) {
+                done = 1;
+                break;
+            }
+            (*n_gen)++;
+            if (push_token(out, &d, v, buf[i])) {
+                rc = -ENOMEM;
+                done = 1;
+                break;
+            }
+            if (single && memchr(out->s, '\n', out->n))
+                done = 1;
+        }
+    }
+    eng_model_set_cancel(w->draft.m, NULL);
+    struct eng_spec_stats st;
+    eng_spec_get_stats(w->spec, &st);
+    j->info.spec_drafted = (int)(st.n_drafted[0] + st.n_drafted[1] - st0.n_drafted[0] -
+                                 st0.n_drafted[1]);
+    j->info.spec_accepted = (int)(st.n_accepted[0] + st.n_accepted[1] - st0.n_accepted[0] -
+                                  st0.n_accepted[1]);
+    if (rc)
+        return rc;
+    char held[8];
+    int h = eng_detok_flush(&d, held, sizeof held);
+    if (h > 0)
+        buf_add(out, held, (size_t)h);
+    if ((*deadline || (!single && hit_budget)) && out->n) {
+        for (size_t i = out->n; i > 1; i--)
+            if (out->s[i - 1] == '\n') {
+                out->n = i - 1;
+                out->s[out->n] = 0;
+                break;
+            }
+    }
+    return 0;
+}
+
 static void settings_str(const struct dmn_infer *w, int mode, char *buf, size_t cap)
 {
     snprintf(buf, cap, "t=0;n=%d;pt=%d;st=%d;m=%d", w->cfg.max_tokens, w->cfg.prefix_tokens,
@@ -514,7 +630,6 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
     atomic_fetch_add(&w->n_requests, 1);
     struct ctx_fim_prompt p = {0};
     struct buf out = {0};
-    float *saved = NULL;
     struct eng_sampler *smp = NULL;
     if (stopped(j)) {
         j->rc = -ECANCELED;
@@ -625,20 +740,15 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
     }
     int nv = eng_model_n_vocab(m);
     int ncand = j->n_candidates > 1 ? SK_MIN(j->n_candidates, DMN_MAX_CANDIDATES) : 1;
-    if (ncand > 1) {
-        saved = sk_malloc((size_t)nv * sizeof *saved);
-        if (saved)
-            memcpy(saved, eng_model_logits(m, 0), (size_t)nv * sizeof *saved);
-        else
-            ncand = 1;
-    }
     int single = mode == CTX_POST_SINGLE_LINE;
     for (int c = 0; c < ncand; c++) {
         if (c > 0) {
-            if (sk_now_ms() >= j->deadline_ms || !saved)
+            if (sk_now_ms() >= j->deadline_ms)
                 break;
-            /* back to the end of the prompt; the next token is drawn from the saved logits */
-            eng_kv_truncate(m, p.n_tokens);
+            /* back to the end of the prompt (its last token evaluated again for its logits) */
+            if (eng_kv_len(m) < p.n_tokens - 1 || eng_kv_truncate(m, p.n_tokens - 1) ||
+                eng_model_eval(m, p.tokens + p.n_tokens - 1, 1, ENG_LOGITS_LAST))
+                break;
             struct eng_sampler_params sp;
             eng_sampler_params_default(&sp);
             sp.temp = 0.8f;
@@ -647,7 +757,7 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
             smp = NULL;
             if (eng_sampler_new(&smp, nv, &sp))
                 break;
-            int32_t t = eng_sampler_sample(smp, saved);
+            int32_t t = eng_sampler_sample(smp, eng_model_logits(m, 0));
             if (t < 0 || eng_vocab_is_eog(v, t) || eng_vocab_type(v, t) == ENG_TOKEN_CONTROL)
                 continue;
             out.n = 0;
@@ -661,7 +771,10 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
         }
         int n_gen = 0, dl = 0;
         size_t pre_n = out.n;
-        rc = decode(w, j, c ? smp : NULL, single, &out, &n_gen, &dl);
+        if (c == 0 && w->spec)
+            rc = decode_spec(w, j, p.tokens, p.n_tokens, single, &out, &n_gen, &dl);
+        else
+            rc = decode(w, j, c ? smp : NULL, single, &out, &n_gen, &dl);
         (void)pre_n;
         j->info.generated += n_gen;
         if (rc) {
@@ -713,7 +826,6 @@ done:
         j->info.source = DMN_SRC_MODEL;
     j->info.latency_ms = (double)(sk_now_ms() - j->arrival_ms);
     atomic_store(&w->last_latency, (uint64_t)j->info.latency_ms);
-    sk_free(saved);
     eng_sampler_free(smp);
     sk_free(out.s);
     ctx_fim_free(&p);
@@ -882,6 +994,8 @@ void dmn_infer_delete(struct dmn_infer *w)
         n = j->next;
         dmn_job_free(j);
     }
+    eng_spec_free(w->spec);
+    loaded_free(&w->draft);
     loaded_free(&w->comp);
     loaded_free(&w->expl);
     cache_close(w->cache);

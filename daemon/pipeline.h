@@ -88,6 +88,7 @@ struct dmn_completion_info {
     int generated;       /* tokens generated */
     int deadline_hit;    /* stopped by the deadline: best partial line returned */
     int debounce_ms;     /* the debounce this request waited */
+    int spec_drafted, spec_accepted; /* speculative decoding: draft tokens proposed / kept */
     double latency_ms;   /* arrival to result */
     double prompt_ms;    /* building the prompt */
     enum ctx_post_mode mode;

@@ -589,3 +589,47 @@ TEST_T(complete_explain_streams_on_random_model, 300)
     dmn_job_free(e);
     rig_stop(&r);
 }
+
+TEST_T(complete_worker_speculative_equals_plain, 300)
+{
+    const char *model = tiny_model();
+    const char *draft = model; /* the same weights: every draft token is accepted */
+    struct rig r;
+    int ok;
+    rig_start(&r, model, NULL, &ok, NULL, 0);
+    ASSERT_EQ(ok, 1);
+    struct dmn_job *a = cjob("file:///p.py", DOC, sizeof DOC - 1, "\n");
+    dmn_infer_submit(r.w, a);
+    rig_wait(&r, a);
+    ASSERT_EQ(a->info.spec_drafted, 0);
+    /* the same request through the speculative session */
+    struct dmn_job *c = dmn_job_new(DMN_JOB_CONFIG);
+    dmn_config_defaults(&c->cfg);
+    sk_free(c->cfg.model);
+    sk_free(c->cfg.draft);
+    c->cfg.model = sk_strdup(model);
+    c->cfg.draft = sk_strdup(draft);
+    c->cfg.threads = 1;
+    c->cfg.context_size = 1024;
+    c->cfg.max_tokens = 24;
+    c->cfg.cache_enable = 0;
+    dmn_infer_submit(r.w, c);
+    rig_wait(&r, c);
+    ASSERT_EQ(c->model_ok, 1);
+    dmn_job_free(c);
+    struct dmn_job *b = cjob("file:///q.py", DOC, sizeof DOC - 1, "\n");
+    dmn_infer_submit(r.w, b);
+    rig_wait(&r, b);
+    ASSERT_EQ(b->rc, 0);
+    ASSERT_EQ(a->n_items, b->n_items);
+    if (a->n_items)
+        ASSERT_STR_EQ(a->items[0], b->items[0]);
+    ASSERT_EQ(a->info.generated, b->info.generated);
+    if (b->info.generated > 2) {
+        ASSERT_GT(b->info.spec_drafted, 0);
+        ASSERT_EQ(b->info.spec_accepted, b->info.spec_drafted);
+    }
+    dmn_job_free(a);
+    dmn_job_free(b);
+    rig_stop(&r);
+}
