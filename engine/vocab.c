@@ -47,54 +47,62 @@ static uint32_t arena_add(struct eng_vocab *v, const char *s, size_t len)
 
 static uint32_t str_hash(const char *s, size_t len) { return (uint32_t)sk_hash64(s, len, 0x5eed); }
 
-int32_t eng__vocab_sid(const struct eng_vocab *v, const char *s, size_t len)
+/* Slot of s in the intern table: where it is, or the empty slot where it would go.  Each slot
+ * keeps the string's full hash, so most probes never touch the string itself. */
+static uint32_t str_slot(const struct eng_vocab *v, const char *s, size_t len, uint32_t h)
 {
-    uint32_t i = str_hash(s, len) & v->str_hash_mask;
+    uint32_t i = h & v->str_hash_mask;
     for (;;) {
         int32_t sid = v->str_hash[i];
         if (sid < 0)
-            return -1;
-        if (v->strs[sid].len == len && !memcmp(v->arena + v->strs[sid].off, s, len))
-            return sid;
+            return i;
+        if (v->str_hkey[i] == h && v->strs[sid].len == len &&
+            !memcmp(v->arena + v->strs[sid].off, s, len))
+            return i;
         i = (i + 1) & v->str_hash_mask;
     }
+}
+
+int32_t eng__vocab_sid(const struct eng_vocab *v, const char *s, size_t len)
+{
+    return v->str_hash[str_slot(v, s, len, str_hash(s, len))];
 }
 
 static void str_rehash(struct eng_vocab *v, uint32_t cap)
 {
     sk_free(v->str_hash);
+    sk_free(v->str_hkey);
     v->str_hash = sk_malloc(cap * sizeof *v->str_hash);
+    v->str_hkey = sk_malloc(cap * sizeof *v->str_hkey);
     memset(v->str_hash, 0xff, cap * sizeof *v->str_hash);
     v->str_hash_mask = cap - 1;
     for (int32_t sid = 0; sid < v->n_strs; sid++) {
-        uint32_t i = str_hash(v->arena + v->strs[sid].off, v->strs[sid].len) & v->str_hash_mask;
+        uint32_t h = str_hash(v->arena + v->strs[sid].off, v->strs[sid].len);
+        uint32_t i = h & v->str_hash_mask;
         while (v->str_hash[i] >= 0)
             i = (i + 1) & v->str_hash_mask;
         v->str_hash[i] = sid;
+        v->str_hkey[i] = h;
     }
 }
 
 static int32_t intern(struct eng_vocab *v, const char *s, size_t len)
 {
-    int32_t sid = eng__vocab_sid(v, s, len);
-    if (sid >= 0)
-        return sid;
+    uint32_t h = str_hash(s, len), slot = str_slot(v, s, len, h);
+    if (v->str_hash[slot] >= 0)
+        return v->str_hash[slot];
     if (v->n_strs == v->cap_strs) {
         v->cap_strs = v->cap_strs ? v->cap_strs * 2 : 1024;
         v->strs = sk_realloc(v->strs, (size_t)v->cap_strs * sizeof *v->strs);
         v->sid_tok = sk_realloc(v->sid_tok, (size_t)v->cap_strs * sizeof *v->sid_tok);
     }
-    sid = v->n_strs++;
+    int32_t sid = v->n_strs++;
     v->strs[sid] = (struct vstr){arena_add(v, s, len), (uint32_t)len};
     v->sid_tok[sid] = -1;
+    v->str_hash[slot] = sid;
+    v->str_hkey[slot] = h;
     if ((uint32_t)v->n_strs * 2 > v->str_hash_mask)
         str_rehash(v, (v->str_hash_mask + 1) * 2);
-    else {
-        uint32_t i = str_hash(s, len) & v->str_hash_mask;
-        while (v->str_hash[i] >= 0)
-            i = (i + 1) & v->str_hash_mask;
-        v->str_hash[i] = sid;
-    }
     return sid;
 }
 
@@ -494,6 +502,7 @@ void eng_vocab_free(struct eng_vocab *v)
     sk_free(v->type);
     sk_free(v->strs);
     sk_free(v->str_hash);
+    sk_free(v->str_hkey);
     sk_free(v->sid_tok);
     sk_free(v->merges);
     sk_free(v->eog);

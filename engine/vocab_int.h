@@ -44,7 +44,8 @@ struct eng_vocab {
     /* interning */
     struct vstr *strs;
     int32_t n_strs, cap_strs;
-    int32_t *str_hash;
+    int32_t *str_hash;    /* slot -> sid, -1 = empty */
+    uint32_t *str_hkey;   /* slot -> full hash of its string */
     uint32_t str_hash_mask;
     int32_t *sid_tok;     /* [n_strs] token id with that text (last wins), -1 */
     int32_t byte_sid[256];
