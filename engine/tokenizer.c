@@ -448,7 +448,8 @@ static void wc_insert(struct scratch *s, uint64_t h, const uint8_t *w, size_t m)
                                (uint32_t)s->wc_ids_len, (uint32_t)s->n_wids};
     memcpy(s->wc_bytes + s->wc_bytes_len, w, m);
     s->wc_bytes_len += m;
-    memcpy(s->wc_ids + s->wc_ids_len, s->wids, s->n_wids * sizeof *s->wids);
+    if (s->n_wids) /* a word can yield no token when its bytes have none (odd vocabs) */
+        memcpy(s->wc_ids + s->wc_ids_len, s->wids, s->n_wids * sizeof *s->wids);
     s->wc_ids_len += s->n_wids;
     s->wc_n++;
 }
