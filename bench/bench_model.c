@@ -5,7 +5,10 @@
  * bandwidth measured in the same run, the k-token pass ratio for k+1 = 1..17, peak RSS.
  *
  * Models: env SEEKD_BENCH_MODELS, space-separated PRESET:TYPE (default
- * "tiny:Q4_0 coder-1.3b:Q4_0 coder-1.3b:Q8_0 coder-1.3b:Q4_K_M"); SEEKD_BENCH_REPS (default 5).
+ * "tiny:Q4_0 coder-1.3b:Q4_0 coder-1.3b:Q8_0 coder-1.3b:Q4_K_M"); SEEKD_BENCH_REPS (default 5);
+ * SEEKD_BENCH_ARGS: extra `seekd bench` options, space-separated (e.g. "--max-load 4 --wait 0";
+ * by default seekd bench waits up to 120 s for a 1-minute load average below 0.75 x cores and
+ * otherwise refuses to time).
  * The seekd binary comes from SEEKD_BIN (make bench sets it).
  */
 #include "base.h"
@@ -75,10 +78,17 @@ int main(void)
         int tiny = !strcmp(preset, "tiny");
         printf("== %s %s\n", preset, type);
         fflush(stdout);
-        char *b[] = {(char *)seekd, "bench", "--model", path, "--threads", "2", "-p",
-                     tiny ? "128" : "512", "-n", tiny ? "64" : "128", "--reps", (char *)reps,
-                     NULL};
+        char *b[48] = {(char *)seekd, "bench", "--model", path, "--threads", "2", "-p",
+                       tiny ? "128" : "512", "-n", tiny ? "64" : "128", "--reps", (char *)reps};
+        int nb = 12;
+        char *extra = getenv("SEEKD_BENCH_ARGS") ? sk_strdup(getenv("SEEKD_BENCH_ARGS")) : NULL;
+        char *sv2 = NULL;
+        for (char *e = extra ? strtok_r(extra, " ", &sv2) : NULL; e && nb < 46;
+             e = strtok_r(NULL, " ", &sv2))
+            b[nb++] = e;
+        b[nb] = NULL;
         int rc = run(b);
+        sk_free(extra);
         if (rc)
             printf("(seekd bench exited with %d)\n", rc);
         fflush(stdout);

@@ -305,7 +305,11 @@ int eng_model_eval(struct eng_model *m, const int32_t *tokens, int n, enum eng_l
             eng__kv_store(&m->kv, eng__kv_v(&m->kv, l, p0 + t), m->v + (size_t)t * Dkv, Dkv);
         }
         struct attn_job job = {m, l, n, p0};
-        eng_pool_run(m->pool, attn_task, &job);
+        /* small attention (decode at a short context): a pool dispatch costs more than it */
+        if ((int64_t)n * m->n_head * (p0 + n) * hd < (1 << 16))
+            attn_task(&job, 0, 1);
+        else
+            eng_pool_run(m->pool, attn_task, &job);
         mm(m, &L->wo, m->att, n, m->xn);
         for (size_t i = 0; i < (size_t)n * E; i++)
             m->x[i] += m->xn[i];
