@@ -526,7 +526,11 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
                 si++;
             ci++;
         }
-        if (mode == CTX_POST_SINGLE_LINE && si == eol && eol > 0) {
+        int only_closers = 1;
+        for (size_t k = 0; k < eol; k++)
+            if (!strchr(")]}\"'`;, \t\r", suffix[k]))
+                only_closers = 0;
+        if (mode == CTX_POST_SINGLE_LINE && si == eol && eol > 0 && only_closers) {
             replace = eol;
             while (replace > 0 && suffix[replace - 1] == '\r')
                 replace--;

@@ -34,6 +34,8 @@ static const struct post_case {
     {"c: completion closes the auto-closed paren and adds ';': replaces the suffix's ')'",
      CTX_LANG_C, "void f(void)\n{\n    foo(", ")\n}\n", "a, b);", S, "a, b);", 1,
      CTX_POST_REPLACE},
+    {"c: code after the cursor is never replaced, the duplicate closer goes", CTX_LANG_C,
+     "    x = foo(", ") + bar;\n", "a) + baz;", S, "a", 0, CTX_POST_DUP_CLOSER},
     {"c: stops where the suffix repeats", CTX_LANG_C,
      "int f(int *v, int n)\n{\n    int s = 0;\n    ", "\n    return s;\n}\n",
      "for (int i = 0; i < n; i++)\n        s += v[i];\n    return s;\n}\n", M,
