@@ -219,7 +219,8 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
     stop = {tok.eos} | {i for i, t in enumerate(tok.tokens)
                         if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
     res = {"tasks": 0, "strict": {"draft": 0, "target": 0, "repeat_previous_line": 0},
-           "first_line": {"draft": 0, "target": 0}, "agree_fim": [], "agree_plain": [], "examples": []}
+           "first_line": {"draft": 0, "target": 0}, "agree_fim": [], "agree_plain": [], "examples": [],
+           "gens": []}
     for ti, t in enumerate(tasks):
         if ti % n_shards != shard:
             continue
@@ -235,6 +236,7 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
             if text.split("\n")[0] == t["middle"]:
                 res["first_line"][name] += 1
         res["strict"]["repeat_previous_line"] += t["prev"] == t["middle"]
+        res["gens"].append([t["middle"], t["prev"], outs["draft"][1], outs["target"][1]])
         # draft agreement along the target's FIM generation (teacher-forced)
         g = outs["target"][0]
         dl = Cache(draft).feed(prompt + g[:-1])[len(prompt) - 1:]
@@ -284,6 +286,15 @@ def summarize(parts):
                 passes += b
             d[f"tokens_per_target_pass_k{k}"] = prod / max(1, passes)
         out["agreement_" + label] = d
+    # graded view: difflib similarity of the first generated line with the true line
+    import difflib
+    gens = [g for p in parts for g in p["gens"]]
+    sim = {"draft": 0.0, "target": 0.0, "repeat_previous_line": 0.0}
+    for mid, prev, dr, tg in gens:
+        sim["draft"] += difflib.SequenceMatcher(None, mid, dr.split("\n")[0]).ratio()
+        sim["target"] += difflib.SequenceMatcher(None, mid, tg.split("\n")[0]).ratio()
+        sim["repeat_previous_line"] += difflib.SequenceMatcher(None, mid, prev).ratio()
+    out["line_similarity"] = {k: v / max(1, len(gens)) for k, v in sim.items()}
     out["examples"] = [e for p in parts for e in p["examples"]][:8]
     return out
 
