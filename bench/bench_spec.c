@@ -17,6 +17,8 @@
  * Models (env): SEEKD_SPEC_DRAFT, SEEKD_SPEC_TARGET (default: a tiny pair generated into
  * build/bench-models), SEEKD_SPEC_STANDIN (optional, e.g. llm-7b Q4_0), SEEKD_SPEC_ALPHA
  * (default "0.6 0.7 0.8"), SEEKD_SPEC_REPS (default 5), SEEKD_SPEC_PARTS (default "ABCDEF"),
+ * SEEKD_SPEC_FIM (part F prompt tokens, default 2000), SEEKD_SPEC_AGREE=0 (skip part F's
+ * agreement runs, three full prompt evaluations per trial),
  * SEEKD_SPEC_TEXT (a text file for part G: acceptance of the pair on real code, meaningful
  * only for trained models such as models/seekd-demo-*).
  * Tiny models fit in cache and are compute-bound: their costs misstate real shapes.
@@ -375,6 +377,7 @@ static void part_g(struct mdl *T, struct mdl *D, const char *path, int reps)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *dpath = getenv("SEEKD_SPEC_DRAFT"), *tpath = getenv("SEEKD_SPEC_TARGET");
     const char *spath = getenv("SEEKD_SPEC_STANDIN"), *alphas = getenv("SEEKD_SPEC_ALPHA");
     const char *parts = getenv("SEEKD_SPEC_PARTS");
@@ -632,7 +635,8 @@ int main(void)
          * character at the cursor, or one deleted prefix line), 16 greedy tokens from a cache
          * that held the previous prompt with reuse on, vs a fresh evaluation */
         int32_t *e = sk_malloc(8192 * sizeof *e);
-        for (int kind = 0; kind < 2; kind++) {
+        int n_kinds = getenv("SEEKD_SPEC_AGREE") && !atoi(getenv("SEEKD_SPEC_AGREE")) ? 0 : 2;
+        for (int kind = 0; kind < n_kinds; kind++) {
             int agree_tok = 0, agree_all = 0, trials = 0, total_tok = 0;
             for (int trial = 0; trial < 4; trial++) {
                 size_t a = cur, b = cur;
