@@ -118,7 +118,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SRCS := $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 FUZZ_OUT := build/fuzz
-FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(filter-out $(EXTRA_SRCS),$(SRCS))) $(patsubst build/gen/%.c,$(FUZZ_OUT)/obj/gen/%.o,$(EXTRA_SRCS))
 $(FUZZ_OUT)/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
