@@ -130,6 +130,23 @@ void eng__swiglu_ref(float *g, const float *u, size_t n)
         g[i] = g[i] / (1.0f + eng__exp_any(-g[i])) * u[i];
 }
 
+void eng__attn_scores4_f16_ref(const float *q, size_t qstride, int nq, const uint16_t *k,
+                               size_t stride, int n, int hd, float scale, float *out,
+                               size_t ostride)
+{
+    for (int i = 0; i < nq; i++)
+        eng__attn_scores_f16_ref(q + (size_t)i * qstride, k, stride, n, hd, scale,
+                                 out + (size_t)i * ostride);
+}
+
+void eng__attn_wsum4_f16_ref(float *out, size_t ostride, int nq, const float *p, size_t pstride,
+                             const uint16_t *v, size_t stride, int n, int hd)
+{
+    for (int i = 0; i < nq; i++)
+        eng__attn_wsum_f16_ref(out + (size_t)i * ostride, p + (size_t)i * pstride, v, stride, n,
+                               hd);
+}
+
 void eng__attn_kern_get(struct eng__attn_kern *ak, int level)
 {
     const struct eng__kern *K = eng__kern();
@@ -139,21 +156,24 @@ void eng__attn_kern_get(struct eng__attn_kern *ak, int level)
                                       eng__attn_softmax_avx512,    eng__attn_axpy_f16_avx512,
                                       eng__attn_axpy_f32_avx512,
                                       eng__attn_wsum_f16_avx512, eng__attn_wsum_f32_avx512,
-                                      eng__swiglu_avx512, "avx512"};
+                                      eng__swiglu_avx512, eng__attn_scores4_f16_avx512,
+                                      eng__attn_wsum4_f16_avx512, "avx512"};
     else if (level >= 1 && K->has_avx2)
         *ak = (struct eng__attn_kern){eng__attn_dot_f16_avx2,    eng__attn_dot_f32_avx2,
                                       eng__attn_scores_f16_avx2, eng__attn_scores_f32_avx2,
                                       eng__attn_softmax_avx2,    eng__attn_axpy_f16_avx2,
                                       eng__attn_axpy_f32_avx2,
                                       eng__attn_wsum_f16_avx2, eng__attn_wsum_f32_avx2,
-                                      eng__swiglu_avx2, "avx2"};
+                                      eng__swiglu_avx2, eng__attn_scores4_f16_avx2,
+                                      eng__attn_wsum4_f16_avx2, "avx2"};
     else
         *ak = (struct eng__attn_kern){eng__attn_dot_f16_ref,    eng__attn_dot_f32_ref,
                                       eng__attn_scores_f16_ref, eng__attn_scores_f32_ref,
                                       eng__attn_softmax_ref,    eng__attn_axpy_f16_ref,
                                       eng__attn_axpy_f32_ref,
                                       eng__attn_wsum_f16_ref, eng__attn_wsum_f32_ref,
-                                      eng__swiglu_ref, "ref"};
+                                      eng__swiglu_ref, eng__attn_scores4_f16_ref,
+                                      eng__attn_wsum4_f16_ref, "ref"};
 }
 
 /* Attention of one (token t, head h) of layer l: att[t][h] = softmax(q·K^T * scale) V over
@@ -184,6 +204,37 @@ static void attend_one(const struct eng_model *m, int l, int t, int h, int pos, 
         ak->wsum_f32(out, sc, v0, stride, pos + 1, hd);
 }
 
+/* Attention of nq (2..4) consecutive tokens t0.. of head h with an F16 cache, sharing the loads
+ * of the keys and values they all see (cells 0..p0+t0); each token's scores, softmax and
+ * weighted sum are the exact operations attend_one would run.  `sc` holds 4 rows of n_ctx. */
+static void attend_block(const struct eng_model *m, int l, int t0, int nq, int h, int p0,
+                         float *sc)
+{
+    const struct eng__kv *kv = &m->kv;
+    const struct eng__attn_kern *ak = &m->ak;
+    int hd = m->hd, hk = h / (m->n_head / m->n_head_kv), common = p0 + t0 + 1;
+    size_t stride = (size_t)m->Dkv, ss = (size_t)kv->n_ctx, dq = (size_t)m->Dq;
+    const uint16_t *k0 = (const uint16_t *)eng__kv_k(kv, l, 0) + (size_t)hk * (size_t)hd;
+    const uint16_t *v0 = (const uint16_t *)eng__kv_v(kv, l, 0) + (size_t)hk * (size_t)hd;
+    const float *q = m->q + (size_t)t0 * dq + (size_t)h * (size_t)hd;
+    float *out = m->att + (size_t)t0 * dq + (size_t)h * (size_t)hd;
+    ak->scores4_f16(q, dq, nq, k0, stride, common, hd, m->kq_scale, sc, ss);
+    for (int i = 1; i < nq; i++) /* the cells only the later tokens see */
+        ak->scores_f16(q + (size_t)i * dq, k0 + (size_t)common * stride, stride, i, hd,
+                       m->kq_scale, sc + (size_t)i * ss + (size_t)common);
+    for (int i = 0; i < nq; i++) {
+        float *si = sc + (size_t)i * ss;
+        float inv = 1.0f / ak->softmax(si, common + i);
+        for (int j = 0; j < common + i; j++)
+            si[j] = si[j] * inv;
+    }
+    ak->wsum4_f16(out, dq, nq, sc, ss, v0, stride, common, hd);
+    for (int i = 1; i < nq; i++)
+        for (int j = common; j < common + i; j++)
+            ak->axpy_f16(out + (size_t)i * dq, sc[(size_t)i * ss + (size_t)j],
+                         v0 + (size_t)j * stride, hd);
+}
+
 /* ---- parallel helpers ----------------------------------------------------------------------- */
 
 struct attn_job {
@@ -195,15 +246,22 @@ static void attn_task(void *arg, int ith, int nth)
 {
     struct attn_job *j = arg;
     struct eng_model *m = j->m;
-    float *sc = m->scores + (size_t)ith * (size_t)m->kv.n_ctx;
+    float *sc = m->scores + (size_t)ith * 4 * (size_t)m->kv.n_ctx;
     int tasks = j->n * m->n_head;
     /* Head-major contiguous ranges: a thread runs the tokens of one head one after the other,
      * so that head's cached keys and values stay in its caches.  The work of a task does not
      * depend on who runs it. */
     int k0 = (int)((int64_t)tasks * ith / nth), k1 = (int)((int64_t)tasks * (ith + 1) / nth);
-    for (int k = k0; k < k1; k++) {
+    for (int k = k0; k < k1;) {
         int h = k / j->n, t = k % j->n;
-        attend_one(m, j->l, t, h, j->p0 + t, sc);
+        int nq = SK_MIN(4, SK_MIN(j->n - t, k1 - k));
+        if (nq > 1 && m->kv.type == ENG_TYPE_F16) {
+            attend_block(m, j->l, t, nq, h, j->p0, sc);
+            k += nq;
+        } else {
+            attend_one(m, j->l, t, h, j->p0 + t, sc);
+            k++;
+        }
     }
 }
 

@@ -217,3 +217,20 @@ void eng__swiglu_avx2(float *g, const float *u, size_t n)
     for (; i < n; i++)
         g[i] = g[i] / (1.0f + eng__exp_any(-g[i])) * u[i];
 }
+
+void eng__attn_scores4_f16_avx2(const float *q, size_t qstride, int nq, const uint16_t *k,
+                                size_t stride, int n, int hd, float scale, float *out,
+                                size_t ostride)
+{
+    for (int i = 0; i < nq; i++)
+        eng__attn_scores_f16_avx2(q + (size_t)i * qstride, k, stride, n, hd, scale,
+                                  out + (size_t)i * ostride);
+}
+
+void eng__attn_wsum4_f16_avx2(float *out, size_t ostride, int nq, const float *p,
+                              size_t pstride, const uint16_t *v, size_t stride, int n, int hd)
+{
+    for (int i = 0; i < nq; i++)
+        eng__attn_wsum_f16_avx2(out + (size_t)i * ostride, p + (size_t)i * pstride, v, stride,
+                                n, hd);
+}

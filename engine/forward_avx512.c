@@ -260,3 +260,65 @@ void eng__swiglu_avx512(float *g, const float *u, size_t n)
     for (; i < n; i++)
         g[i] = g[i] / (1.0f + eng__exp_any(-g[i])) * u[i];
 }
+
+/* Up to four queries against each key: the key chunk is loaded and converted once for all of
+ * them; every (query, key) pair still runs the exact operations of dot_f16_avx512. */
+void eng__attn_scores4_f16_avx512(const float *q, size_t qstride, int nq, const uint16_t *k,
+                                  size_t stride, int n, int hd, float scale, float *out,
+                                  size_t ostride)
+{
+    if (nq != 4 || hd % 16 || hd > 256) {
+        for (int i = 0; i < nq; i++)
+            eng__attn_scores_f16_avx512(q + (size_t)i * qstride, k, stride, n, hd, scale,
+                                        out + (size_t)i * ostride);
+        return;
+    }
+    const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
+    for (int j = 0; j < n; j++) {
+        const uint16_t *kr = k + (size_t)j * stride;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < hd; i += 16) {
+            __m512 kv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + i)));
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_loadu_ps(q0 + i), kv));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_loadu_ps(q1 + i), kv));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(_mm512_loadu_ps(q2 + i), kv));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(_mm512_loadu_ps(q3 + i), kv));
+        }
+        out[j] = reduce16(a0) * scale;
+        out[ostride + (size_t)j] = reduce16(a1) * scale;
+        out[2 * ostride + (size_t)j] = reduce16(a2) * scale;
+        out[3 * ostride + (size_t)j] = reduce16(a3) * scale;
+    }
+}
+
+/* Up to four weighted sums over the same value rows, 32 output floats per query at a time (8
+ * accumulators): each value chunk is converted once for all queries. */
+void eng__attn_wsum4_f16_avx512(float *out, size_t ostride, int nq, const float *p, size_t pstride,
+                                const uint16_t *v, size_t stride, int n, int hd)
+{
+    if (nq != 4 || hd % 32) {
+        for (int i = 0; i < nq; i++)
+            eng__attn_wsum_f16_avx512(out + (size_t)i * ostride, p + (size_t)i * pstride, v,
+                                      stride, n, hd);
+        return;
+    }
+    for (int c = 0; c < hd; c += 32) {
+        __m512 a[4][2];
+        for (int i = 0; i < 4; i++)
+            a[i][0] = a[i][1] = _mm512_setzero_ps();
+        for (int j = 0; j < n; j++) {
+            const uint16_t *vr = v + (size_t)j * stride + c;
+            __m512 v0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vr));
+            __m512 v1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 16)));
+            for (int i = 0; i < 4; i++) {
+                __m512 pp = _mm512_set1_ps(p[(size_t)i * pstride + (size_t)j]);
+                a[i][0] = _mm512_add_ps(a[i][0], _mm512_mul_ps(pp, v0));
+                a[i][1] = _mm512_add_ps(a[i][1], _mm512_mul_ps(pp, v1));
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            _mm512_storeu_ps(out + (size_t)i * ostride + c, a[i][0]);
+            _mm512_storeu_ps(out + (size_t)i * ostride + c + 16, a[i][1]);
+        }
+    }
+}

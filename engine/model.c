@@ -227,7 +227,7 @@ int eng_model_load(const struct eng_gguf *g, const struct eng_model_params *prm,
     m->att = sk_calloc(nb * (size_t)m->Dq, sizeof(float));
     m->gate = sk_calloc(nb * (size_t)m->F, sizeof(float));
     m->up = sk_calloc(nb * (size_t)m->F, sizeof(float));
-    m->scores = sk_calloc((size_t)p->n_threads * (size_t)p->n_ctx, sizeof(float));
+    m->scores = sk_calloc((size_t)p->n_threads * 4 * (size_t)p->n_ctx, sizeof(float));
     m->logits = sk_calloc((size_t)p->n_outputs * (size_t)m->V, sizeof(float));
     if (!m->rope_cs || !m->x || !m->xn || !m->q || !m->k || !m->v || !m->att || !m->gate ||
         !m->up || !m->scores || !m->logits)
@@ -284,7 +284,7 @@ size_t eng_model_scratch_bytes(const struct eng_model *m)
     size_t acts = nb * f * ((size_t)m->E * 2 + (size_t)m->Dq * 2 + (size_t)m->Dkv * 2 +
                             (size_t)m->F * 2) + m->mm.size;
     return kv + acts + (size_t)m->prm.n_outputs * (size_t)m->V * f +
-           (size_t)m->prm.n_threads * (size_t)m->kv.n_ctx * f +
+           (size_t)m->prm.n_threads * 4 * (size_t)m->kv.n_ctx * f +
            (size_t)m->kv.n_ctx * (size_t)m->hd * f;
 }
 

@@ -54,6 +54,12 @@ struct eng__attn_kern {
     void (*wsum_f32)(float *out, const float *p, const float *v, size_t stride, int n, int hd);
     /* g[i] = silu(g[i]) * u[i], silu(x) = x / (1 + eng__exp_any(-x)) */
     void (*swiglu)(float *g, const float *u, size_t n);
+    /* Several queries (nq <= 4) against the same keys/values, each pair computed exactly as by
+     * scores_* / wsum_*: q_i at q + i * qstride, out_i at out + i * ostride. */
+    void (*scores4_f16)(const float *q, size_t qstride, int nq, const uint16_t *k, size_t stride,
+                        int n, int hd, float scale, float *out, size_t ostride);
+    void (*wsum4_f16)(float *out, size_t ostride, int nq, const float *p, size_t pstride,
+                      const uint16_t *v, size_t stride, int n, int hd);
     const char *isa;
 };
 #define ENG__DECL_ATTN(isa)                                                                       \
@@ -70,7 +76,12 @@ struct eng__attn_kern {
                                   int n, int hd);                                                 \
     void eng__attn_wsum_f32_##isa(float *out, const float *p, const float *v, size_t stride,      \
                                   int n, int hd);                                                 \
-    void eng__swiglu_##isa(float *g, const float *u, size_t n);
+    void eng__swiglu_##isa(float *g, const float *u, size_t n);                                   \
+    void eng__attn_scores4_f16_##isa(const float *q, size_t qstride, int nq, const uint16_t *k,   \
+                                     size_t stride, int n, int hd, float scale, float *out,       \
+                                     size_t ostride);                                             \
+    void eng__attn_wsum4_f16_##isa(float *out, size_t ostride, int nq, const float *p,            \
+                                   size_t pstride, const uint16_t *v, size_t stride, int n, int hd);
 ENG__DECL_ATTN(ref)
 ENG__DECL_ATTN(avx2)
 ENG__DECL_ATTN(avx512)
@@ -148,7 +159,7 @@ struct eng_model {
     float *q, *k, *v;   /* [nb][Dq], [nb][Dkv], [nb][Dkv] */
     float *att;         /* [nb][Dq] attention output per head, concatenated */
     float *gate, *up;   /* [nb][F] */
-    float *scores;      /* [n_threads][C] attention probabilities of one (token, head) */
+    float *scores;      /* [n_threads][4][C] attention probabilities of up to 4 (token, head) */
     float *logits;      /* [no][V] */
     int n_logits;       /* rows valid in logits after the last eval */
     struct eng_mm_scratch mm; /* quantised activation rows for the matmul driver */

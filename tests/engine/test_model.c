@@ -482,6 +482,36 @@ TEST(model_attention_kernels_are_bit_exact_twins)
                            var[v].isa, ns[a], hd);
             }
         }
+    /* four queries at once: every pair equals the single-query kernels' result */
+    {
+        enum { NQ = 4, QS = 136 };
+        float *qq = sk_malloc(NQ * QS * 4), *o4 = sk_malloc(NQ * NK * 4), *s1q = sk_malloc(NK * 4);
+        float *w4 = sk_malloc(NQ * QS * 4), w1[HD], *pp = sk_malloc(NQ * NK * 4);
+        for (int i = 0; i < NQ * QS; i++)
+            qq[i] = (float)(eng_rng_uniform(&r) * 4 - 2);
+        for (int i = 0; i < NQ * NK; i++)
+            pp[i] = (float)eng_rng_uniform(&r);
+        struct eng__attn_kern *all[3] = {&ref, &var[0], &var[1]};
+        for (int nq = 1; nq <= NQ; nq++)
+            for (int hd = 32; hd <= HD; hd += 96) /* 32, 128 */
+                for (int v = 0; v < 3; v++) {
+                    all[v]->scores4_f16(qq, QS, nq, kh2, STRIDE, NK, hd, 0.3f, o4, NK);
+                    all[v]->wsum4_f16(w4, QS, nq, pp, NK, kh2, STRIDE, NK, hd);
+                    for (int i = 0; i < nq; i++) {
+                        ref.scores_f16(qq + i * QS, kh2, STRIDE, NK, hd, 0.3f, s1q);
+                        ASSERT_MSG(!memcmp(s1q, o4 + i * NK, NK * 4), "%s scores4 nq %d hd %d q %d",
+                                   all[v]->isa, nq, hd, i);
+                        ref.wsum_f16(w1, pp + i * NK, kh2, STRIDE, NK, hd);
+                        ASSERT_MSG(!memcmp(w1, w4 + i * QS, (size_t)hd * 4),
+                                   "%s wsum4 nq %d hd %d q %d", all[v]->isa, nq, hd, i);
+                    }
+                }
+        sk_free(qq);
+        sk_free(o4);
+        sk_free(s1q);
+        sk_free(w4);
+        sk_free(pp);
+    }
     {
         enum { NS = 203 };
         float g0[NS], g1[NS], g2[NS], u[NS];
