@@ -28,6 +28,7 @@ local enabled = true
 local shown = nil
 local pending = nil        -- { client, id } of the in-flight request
 local suppress_moved = false
+local status = { state = 'starting' } -- last seekd/status notification
 
 local function client()
   return client_id and vim.lsp.get_client_by_id(client_id) or nil
@@ -244,6 +245,9 @@ local function attach(buf)
       root_dir = root,
       init_options = cfg.init_options,
       handlers = {
+        ['seekd/status'] = function(_, result)
+          M._on_status(result)
+        end,
         ['$/progress'] = function(err, result, ctx, config)
           if M._on_progress(result) then
             return
@@ -263,6 +267,25 @@ local function attach(buf)
     pcall(vim.lsp.inline_completion.enable, true, { bufnr = buf })
   end
 end
+
+-- The daemon answers requests made while the models load with nothing; once it reports
+-- 'ready', ask again where the user is typing so the first suggestion does not wait for a key.
+function M._on_status(result)
+  if type(result) ~= 'table' then
+    return
+  end
+  local was = status.state
+  status = result
+  if result.state == 'ready' and was ~= 'ready' and cfg.auto and not shown and not native_inline() then
+    vim.schedule(function()
+      if api.nvim_get_mode().mode:sub(1, 1) == 'i' then
+        M.request(2)
+      end
+    end)
+  end
+end
+
+M.status = function() return status end
 
 -- ---- explain -------------------------------------------------------------------------------
 local explain_state = nil -- { token, buf, win }
