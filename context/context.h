@@ -262,4 +262,112 @@ const char *ctx_fim_comment_prefix(enum ctx_lang lang);
  * no comment syntax, empty path, or a path holding a line break), or -ENAMETOOLONG. */
 int ctx_fim_header(enum ctx_lang lang, const char *path, char *buf, size_t cap);
 
+/* ==== cross-file context (context/index.c, ring.c, xfile.c, gitignore.c; owner h-xfile) ====
+ * What goes in ctx_fim_opts.extra: definitions of identifiers used near the cursor and of the
+ * modules the file imports, found in a workspace symbol index, plus a ring of recently edited
+ * chunks of other files.  Each snippet is headed by its file path as a comment in that file's
+ * language (DeepSeek Coder's repository-level format); snippets of one file share one header.
+ */
+
+/* -- the workspace symbol index --------------------------------------------------------------
+ * One worker thread (started by ctx_index_new) walks the root, honouring .gitignore files (the
+ * common subset, see context/xfile_int.h), skipping .git/ and vendor/build folders
+ * (node_modules, vendor, build, dist, target, out, __pycache__, .venv, venv, .tox, .cache,
+ * .idea, .vscode, bower_components), symlinks, files over max_file_bytes and every file past
+ * max_files, and indexes the definitions (functions, methods, prototypes, classes, structs,
+ * types, top-level constants, macros) of files in a language with a grammar (by extension),
+ * extracted with tree-sitter.  Later updates go through the same worker, coalesced by path.
+ *
+ * Threads: every function here may be called from any thread.  Parsing and file reading happen
+ * on the worker only; the index is shared under one mutex that the worker holds just to swap a
+ * finished file record in (microseconds) and that lookups (ctx_xfile_build) hold while copying
+ * out the few snippets they need.  The loop thread calls the update functions, which only copy
+ * their arguments into the queue.
+ * Paths: absolute paths or file:// URIs; files under the root are shown root-relative. */
+typedef struct ctx_index ctx_index;
+struct ctx_index_opts {
+    const char *root;          /* workspace root folder; NULL or "" = no walk (updates only) */
+    size_t max_file_bytes;     /* 0 = 1 MiB */
+    int max_files;             /* indexed files, 0 = 5000 */
+};
+/* Starts the index (the walk runs in the background).  0, -ENOMEM, -EINVAL (root not a folder),
+ * or -errno from pthread_create.  Free with ctx_index_delete. */
+int ctx_index_new(const struct ctx_index_opts *o, ctx_index **out);
+/* Stops the worker (the walk is abandoned between files), joins it and frees everything. */
+void ctx_index_delete(ctx_index *ix);
+/* (Re)indexes one file.  text != NULL: the editor's text of an open document (didOpen,
+ * didChange; indexed even when .gitignore excludes it, since the user edits it); text NULL: read
+ * it from disk (didSave, didClose, didChangeWatchedFiles created/changed), subject to the
+ * ignore rules and caps.  Queued: returns 0 or -ENOMEM (-EINVAL for a NULL path, -EFBIG for a
+ * text over max_file_bytes, which removes the file from the index instead). */
+int ctx_index_update_file(ctx_index *ix, const char *path, const char *text, size_t len);
+/* Drops a file (didChangeWatchedFiles deleted).  Queued: 0 or -ENOMEM. */
+int ctx_index_remove(ctx_index *ix, const char *path);
+/* Waits until the walk and every queued update are done (tests, benchmarks, `seekd complete`).
+ * timeout_ms 0 = no limit.  0 or -ETIMEDOUT. */
+int ctx_index_wait(ctx_index *ix, int timeout_ms);
+struct ctx_index_stats {
+    int files;                 /* files in the index */
+    int defs;                  /* definitions */
+    int skipped_big, skipped_count, ignored; /* files left out by size / count cap / rules */
+    int walking;               /* 1 while the initial walk runs */
+    double walk_ms;            /* duration of the initial walk (real clock), 0 while it runs */
+};
+void ctx_index_stats(ctx_index *ix, struct ctx_index_stats *st);
+
+/* -- the ring of recently edited chunks ------------------------------------------------------
+ * CTX_RING_SLOTS chunks of at most CTX_RING_MAX_LINES lines / CTX_RING_MAX_BYTES bytes.  A new
+ * chunk of a path replaces in place a chunk of the same path sharing half its lines or more
+ * (so typing in one place refreshes one slot), else it takes the oldest slot.  Any thread
+ * (one mutex). */
+typedef struct ctx_ring ctx_ring;
+#define CTX_RING_SLOTS 16
+#define CTX_RING_MAX_LINES 64
+#define CTX_RING_MAX_BYTES 4096
+int ctx_ring_new(ctx_ring **out); /* 0 or -ENOMEM */
+void ctx_ring_delete(ctx_ring *r);
+/* Notes text[0..len) around an edit of path (absolute path, URI or display path: it is shown
+ * as given, so pass what ctx_xfile_opts.path gets).  Longer text keeps its middle lines.
+ * 0, -EINVAL, -ENOMEM. */
+int ctx_ring_note_edit(ctx_ring *r, const char *path, enum ctx_lang lang, const char *text,
+                       size_t len);
+int ctx_ring_count(ctx_ring *r);
+
+/* -- snippet selection -----------------------------------------------------------------------
+ * Identifiers near the cursor (the last near_lines lines of the prefix and the first
+ * near_lines/2 of the suffix, parsed with tree-sitter; the identifier being typed at the cursor
+ * is left out) are looked up in the index: their definitions (at most 2 per name, preferring
+ * imported files, then the same folder) become snippets; imported / included modules (Python
+ * import/from, JS/TS import/require, C/C++ #include "x", Go, Rust use/mod, Java import) resolved
+ * to indexed files add an outline (first line of each top-level definition); ring chunks of
+ * other files come last in priority.  Definitions of the current file that appear in the prefix
+ * or suffix window are never included.  Snippets are chosen by priority while their tokens
+ * (eng_tokenize with the model's vocab) fit budget_tokens, deduplicated, then written in a
+ * stable order: by path, then by offset (ring chunks of a path after its definitions), so the
+ * same choice gives the same bytes from keystroke to keystroke and the KV prefix is reused. */
+struct ctx_xfile_opts {
+    const struct eng_vocab *vocab;   /* required */
+    ctx_index *index;                /* may be NULL */
+    ctx_ring *ring;                  /* may be NULL */
+    enum ctx_lang lang;              /* the current document */
+    const char *path;                /* its path or URI (excluded from the context) */
+    const char *prefix;              /* window ending at the cursor */
+    size_t prefix_len;
+    const char *suffix;              /* window starting at the cursor */
+    size_t suffix_len;
+    int budget_tokens;               /* 0 = 512; negative = none (empty result) */
+    int near_lines;                  /* 0 = 40 */
+};
+struct ctx_xfile_result {
+    char *text;                      /* sk_malloc'd, NUL-terminated ("" when nothing fits) */
+    size_t len;
+    int n_tokens;                    /* tokens of text (<= budget) */
+    int n_snippets, n_files;         /* snippets written, distinct file headers */
+    int n_candidates;                /* snippets considered */
+};
+/* Builds the cross-file text.  Returns 0 (out filled; free with ctx_xfile_free), -EINVAL (no
+ * vocab, NULL text with a length, tokenizer failure), -ENOMEM (out zeroed).  Reentrant. */
+int ctx_xfile_build(const struct ctx_xfile_opts *o, struct ctx_xfile_result *out);
+void ctx_xfile_free(struct ctx_xfile_result *r);
+
 #endif
