@@ -48,8 +48,13 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
           refreshStatus();
           // The first item is what VS Code shows; tell the daemon (local statistics only).
           const item = items[0];
+          // The daemon identifies the item by its command's arguments (seekd.accepted).
+          const cmd = item.command;
           client.sendNotification('textDocument/didShowCompletion', {
-            item: { insertText: typeof item.insertText === 'string' ? item.insertText : item.insertText.value },
+            item: {
+              insertText: typeof item.insertText === 'string' ? item.insertText : item.insertText.value,
+              command: cmd ? { title: cmd.title, command: cmd.command, arguments: cmd.arguments } : undefined,
+            },
           }).catch(() => undefined);
         }
         return result;
