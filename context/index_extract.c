@@ -343,6 +343,9 @@ static void walk(struct ex *x, TSNode parent, int inner, int depth)
                 ok = 0;
             if ((r->flags & TOP_ONLY) && inner)
                 ok = 0;
+            if (r->kind == CTX_DEF_MACRO && !strcmp(r->type, "preproc_def") &&
+                ts_node_is_null(ts_node_child_by_field_name(c, "value", 5)))
+                ok = 0; /* include guards and flags: "#define X_H" says nothing */
             int is_func = 0;
             TSNode name = ok ? name_of(c, &is_func, 0) : (TSNode){0};
             if (ok && (r->flags & NEED_FUNC) && !is_func)

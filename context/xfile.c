@@ -443,16 +443,18 @@ static int gather(struct sel *s)
         int rank[HITS_PER_NAME];
         for (int k = 0; k < n; k++)
             rank[k] = is_imported(s, h[k].path) ? 0 : same_dir(s, h[k].path) ? 1 : 2;
-        int kept = 0;
+        int kept = 0, first_rank = 0;
         while (kept < KEEP_PER_NAME && !rc) {
             int best = -1;
             for (int k = 0; k < n; k++)
                 if (h[k].text && (best < 0 || rank[k] < rank[best] ||
                                   (rank[k] == rank[best] && strcmp(h[k].path, h[best].path) < 0)))
                     best = k;
-            if (best < 0)
-                break;
+            if (best < 0 || (kept && rank[best] > first_rank))
+                break; /* a second definition only when the choice is ambiguous */
             struct ctx__hit *b = &h[best];
+            if (!kept)
+                first_rank = rank[best];
             if (!strcmp(b->path, s->cur) && in_window(s, b->text, b->text_len)) {
                 sk_free(b->text); /* the model sees it already */
             } else {
@@ -514,6 +516,36 @@ static int gather(struct sel *s)
     return rc;
 }
 
+/* 1 when c's text lies inside a chosen snippet of the same file. */
+static int contained(const struct sel *s, const struct cand *c)
+{
+    for (int k = 0; k < s->n; k++)
+        if (s->c[k].chosen && s->c[k].group != G_OUTLINE && !strcmp(s->c[k].path, c->path) &&
+            memmem(s->c[k].text, s->c[k].len, c->text, c->len))
+            return 1;
+    return 0;
+}
+
+/* Appends the lines of an outline that no chosen snippet of its file shows already. */
+static size_t outline_lines(const struct sel *s, const struct cand *c, char *t)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < c->len;) {
+        const char *nl = memchr(c->text + i, '\n', c->len - i);
+        size_t e = nl ? (size_t)(nl - c->text) + 1 : c->len;
+        int shown = 0;
+        for (int k = 0; k < s->n && !shown; k++)
+            shown = s->c[k].chosen && s->c[k].group == G_DEF && !strcmp(s->c[k].path, c->path) &&
+                    memmem(s->c[k].text, s->c[k].len, c->text + i, e - i);
+        if (!shown) {
+            memcpy(t + o, c->text + i, e - i);
+            o += e - i;
+        }
+        i = e;
+    }
+    return o;
+}
+
 static int cmp_prio(const void *a, const void *b)
 {
     const struct cand *x = *(struct cand *const *)a, *y = *(struct cand *const *)b;
@@ -563,7 +595,10 @@ static int64_t assemble(struct sel *s, char **out, int *n_snip, int *n_files)
         const struct cand *c = &s->c[i];
         if (!c->chosen)
             continue;
-        if (!last || strcmp(last, c->path)) {
+        size_t mark = o;
+        const char *prev_last = last;
+        int new_file = !last || strcmp(last, c->path);
+        if (new_file) {
             enum ctx_lang hl = ctx_fim_comment_prefix(c->lang) ? c->lang : s->o->lang;
             int h = ctx_fim_header(hl, c->path, t + o, cap - o);
             if (h > 0) {
@@ -574,8 +609,21 @@ static int64_t assemble(struct sel *s, char **out, int *n_snip, int *n_files)
         } else {
             t[o++] = '\n'; /* a blank line between snippets of one file */
         }
-        memcpy(t + o, c->text, c->len);
-        o += c->len;
+        if (c->group == G_OUTLINE) {
+            size_t l = outline_lines(s, c, t + o);
+            if (l == 0) { /* everything shown already: undo the header or separator */
+                o = mark;
+                if (new_file) {
+                    (*n_files)--;
+                    last = prev_last;
+                }
+                continue;
+            }
+            o += l;
+        } else {
+            memcpy(t + o, c->text, c->len);
+            o += c->len;
+        }
         (*n_snip)++;
     }
     t[o] = 0;
@@ -641,10 +689,16 @@ int ctx_xfile_build(const struct ctx_xfile_opts *o, struct ctx_xfile_result *out
             sk_free(order);
             goto fail;
         }
-        if (used + cost > budget)
+        if (contained(s, c) || used + cost > budget)
             continue;
         used += cost;
         c->chosen = 1;
+        /* chosen snippets inside this one are now redundant */
+        for (int k = 0; k < s->n; k++)
+            if (s->c[k].chosen && &s->c[k] != c && s->c[k].group == G_DEF &&
+                c->group != G_OUTLINE && !strcmp(s->c[k].path, c->path) &&
+                memmem(c->text, c->len, s->c[k].text, s->c[k].len))
+                s->c[k].chosen = 0;
     }
     /* stable order, then the exact count; drop the least wanted while over budget (vocabularies
      * whose tokens can merge across the joins) */
