@@ -301,7 +301,8 @@ int ctx_fim_build(const struct ctx_fim_opts *o, struct ctx_fim_prompt *out)
     out->prefix_pos = t.n;
     if ((rc = toks_reserve(&t, win.n)))
         goto fail;
-    memcpy(t.v + t.n, win.v, (size_t)win.n * sizeof *win.v);
+    if (win.n)
+        memcpy(t.v + t.n, win.v, (size_t)win.n * sizeof *win.v);
     t.n += win.n;
     out->n_prefix = win.n;
 
@@ -345,7 +346,8 @@ int ctx_fim_build(const struct ctx_fim_opts *o, struct ctx_fim_prompt *out)
         out->suffix_pos = t.n;
         if ((rc = toks_reserve(&t, win.n)))
             goto fail;
-        memcpy(t.v + t.n, win.v, (size_t)win.n * sizeof *win.v);
+        if (win.n)
+            memcpy(t.v + t.n, win.v, (size_t)win.n * sizeof *win.v);
         t.n += win.n;
         out->n_suffix = win.n;
         out->suffix_end = (size_t)send;
