@@ -17,6 +17,7 @@
  * Models (env): SEEKD_SPEC_DRAFT, SEEKD_SPEC_TARGET (default: a tiny pair generated into
  * build/bench-models), SEEKD_SPEC_STANDIN (optional, e.g. llm-7b Q4_0), SEEKD_SPEC_ALPHA
  * (default "0.6 0.7 0.8"), SEEKD_SPEC_REPS (default 5), SEEKD_SPEC_PARTS (default "ABCDEF"),
+ * SEEKD_SPEC_GEN (tokens per run in B, default 64), SEEKD_SPEC_BK=1 (B: only k = 4 and 8),
  * SEEKD_SPEC_FIM (part F prompt tokens, default 2000), SEEKD_SPEC_AGREE=0 (skip part F's
  * agreement runs, three full prompt evaluations per trial),
  * SEEKD_SPEC_TEXT (a text file for part G: acceptance of the pair on real code, meaningful
@@ -434,7 +435,8 @@ int main(void)
         }
     }
 
-    int np = 64, ngen = 64;
+    int np = 64, ngen = getenv("SEEKD_SPEC_GEN") ? atoi(getenv("SEEKD_SPEC_GEN")) : 64;
+    ngen = ngen < 8 ? 8 : ngen > 256 ? 256 : ngen;
     int32_t prompt[512], ref[600], got[600];
     if (strchr(parts, 'B')) {
         printf("\nB. draft = target (the draft model file loaded twice), greedy, p_min 0, fixed "
@@ -444,7 +446,8 @@ int main(void)
         rand_tokens(prompt, np, eng_model_n_vocab(D.m), 3);
         double plain[64], spec[64];
         int ks[] = {1, 2, 4, 8};
-        for (int ki = 0; ki < 4; ki++) {
+        int k0 = getenv("SEEKD_SPEC_BK") ? 2 : 0; /* only k = 4, 8 */
+        for (int ki = k0; ki < 4; ki++) {
             int k = ks[ki];
             struct eng_spec_params sp;
             eng_spec_params_default(&sp);
