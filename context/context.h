@@ -312,6 +312,7 @@ struct ctx_index_stats {
     int skipped_big, skipped_count, ignored; /* files left out by size / count cap / rules */
     int walking;               /* 1 while the initial walk runs */
     double walk_ms;            /* duration of the initial walk (real clock), 0 while it runs */
+    double walk_cpu_ms;        /* the worker's CPU time for it */
 };
 void ctx_index_stats(ctx_index *ix, struct ctx_index_stats *st);
 

@@ -70,7 +70,7 @@ struct ctx_index {
     struct sym *syms[SYM_BUCKETS];
     int n_files, n_defs;
     int skipped_big, skipped_count, ignored;
-    double walk_ms;
+    double walk_ms, walk_cpu_ms;
     /* worker only */
     struct ctx__gi *gi;
 };
@@ -381,9 +381,13 @@ static void *worker(void *arg)
     ctx_index *ix = arg;
     if (ix->root_len) {
         uint64_t t0 = sk_real_now_ns();
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         walk_dir(ix, "", 0);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         pthread_mutex_lock(&ix->mu);
         ix->walk_ms = (double)(sk_real_now_ns() - t0) / 1e6;
+        ix->walk_cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
         pthread_mutex_unlock(&ix->mu);
     }
     pthread_mutex_lock(&ix->mu);
@@ -610,6 +614,7 @@ void ctx_index_stats(ctx_index *ix, struct ctx_index_stats *st)
     st->ignored = ix->ignored;
     st->walking = ix->walking;
     st->walk_ms = ix->walk_ms;
+    st->walk_cpu_ms = ix->walk_cpu_ms;
     pthread_mutex_unlock(&ix->mu);
 }
 

@@ -671,8 +671,10 @@ int ctx_xfile_build(const struct ctx_xfile_opts *o, struct ctx_xfile_result *out
         order[i] = &s->c[i];
     qsort(order, (size_t)s->n, sizeof *order, cmp_prio);
     int used = 0;
-    for (int i = 0; i < s->n; i++) {
+    for (int i = 0; i < s->n && budget - used >= 8; i++) {
         struct cand *c = order[i];
+        if (contained(s, c))
+            continue;
         int cost = count_tokens(o->vocab, c->text, c->len) + 1;
         int header_new = 1;
         for (int k = 0; k < s->n; k++)
@@ -689,7 +691,7 @@ int ctx_xfile_build(const struct ctx_xfile_opts *o, struct ctx_xfile_result *out
             sk_free(order);
             goto fail;
         }
-        if (contained(s, c) || used + cost > budget)
+        if (used + cost > budget)
             continue;
         used += cost;
         c->chosen = 1;
