@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -313,5 +315,57 @@ TEST(xfile_hostile)
     bad.vocab = f.v;
     bad.prefix_len = 3;
     ASSERT_EQ(ctx_xfile_build(&bad, &r), -EINVAL);
+    fx_close(&f);
+}
+
+/* Lookups on one thread while the worker swaps records in: every result is one of the two
+ * versions of the file, whole (run under ASan/TSan to see the locking). */
+struct race {
+    struct fx *f;
+    _Atomic int stop;
+    int bad, runs;
+};
+
+static void *race_reader(void *arg)
+{
+    struct race *r = arg;
+    while (!r->stop) {
+        struct ctx_xfile_result x;
+        struct ctx_xfile_opts o = {.vocab = r->f->v, .index = r->f->ix, .lang = CTX_LANG_PYTHON,
+                                   .path = "main.py", .prefix = "v = shared_fn(1)\n",
+                                   .prefix_len = 17};
+        if (ctx_xfile_build(&o, &x)) {
+            r->bad++;
+            break;
+        }
+        if (x.len && strcmp(x.text, "# lib.py\ndef shared_fn(a):\n    return a + 1\n") &&
+            strcmp(x.text, "# lib.py\ndef shared_fn(a):\n    return a + 2\n"))
+            r->bad++;
+        r->runs++;
+        ctx_xfile_free(&x);
+    }
+    return NULL;
+}
+
+TEST(xfile_lookups_during_updates)
+{
+    static const char *const files[] = {"lib.py", "def shared_fn(a):\n    return a + 1\n", NULL};
+    struct fx f = {0};
+    fx_open(&f, files);
+    struct race r = {.f = &f};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, race_reader, &r), 0);
+    for (int i = 0; i < 300; i++) {
+        const char *t = i % 2 ? "def shared_fn(a):\n    return a + 1\n"
+                              : "def shared_fn(a):\n    return a + 2\n";
+        ASSERT_EQ(ctx_index_update_file(f.ix, "lib.py", t, strlen(t)), 0);
+        if (i % 50 == 0)
+            ASSERT_EQ(ctx_index_wait(f.ix, 20000), 0);
+    }
+    ASSERT_EQ(ctx_index_wait(f.ix, 20000), 0);
+    r.stop = 1;
+    pthread_join(th, NULL);
+    ASSERT_EQ(r.bad, 0);
+    ASSERT_GT(r.runs, 0);
     fx_close(&f);
 }
