@@ -298,7 +298,9 @@ void ctx_index_delete(ctx_index *ix);
 /* (Re)indexes one file.  text != NULL: the editor's text of an open document (didOpen,
  * didChange; indexed even when .gitignore excludes it, since the user edits it); text NULL: read
  * it from disk (didSave, didClose, didChangeWatchedFiles created/changed), subject to the
- * ignore rules and caps.  Queued: returns 0 or -ENOMEM (-EINVAL for a NULL path, -EFBIG for a
+ * ignore rules and the size cap.  Both count against max_files (a new file past it is left
+ * out).  The worker re-extracts the whole file (~1-3 ms per 1,000 lines of its CPU), so the
+ * daemon may throttle didChange updates (coalescing only merges those still queued).  Queued: returns 0 or -ENOMEM (-EINVAL for a NULL path, -EFBIG for a
  * text over max_file_bytes, which removes the file from the index instead). */
 int ctx_index_update_file(ctx_index *ix, const char *path, const char *text, size_t len);
 /* Drops a file (didChangeWatchedFiles deleted).  Queued: 0 or -ENOMEM. */
@@ -327,8 +329,9 @@ typedef struct ctx_ring ctx_ring;
 #define CTX_RING_MAX_BYTES 4096
 int ctx_ring_new(ctx_ring **out); /* 0 or -ENOMEM */
 void ctx_ring_delete(ctx_ring *r);
-/* Notes text[0..len) around an edit of path (absolute path, URI or display path: it is shown
- * as given, so pass what ctx_xfile_opts.path gets).  Longer text keeps its middle lines.
+/* Notes text[0..len) around an edit of path (absolute path, file:// URI or root-relative path;
+ * shown root-relative, and left out while path is the current document).  Longer text keeps
+ * its middle lines.
  * 0, -EINVAL, -ENOMEM. */
 int ctx_ring_note_edit(ctx_ring *r, const char *path, enum ctx_lang lang, const char *text,
                        size_t len);

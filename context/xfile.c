@@ -128,8 +128,10 @@ static char *near_idents(struct sel *s)
     char *w = sk_malloc(pl + b + 1);
     if (!w)
         return NULL;
-    memcpy(w, o->prefix + a, pl);
-    memcpy(w + pl, o->suffix, b);
+    if (pl)
+        memcpy(w, o->prefix + a, pl);
+    if (b)
+        memcpy(w + pl, o->suffix, b);
     w[pl + b] = 0;
     TSTree *t = ctx__parse_fresh(o->lang, w, pl + b);
     if (t) {
@@ -222,9 +224,13 @@ static void import_line(struct sel *s, const char *l, const char *e)
         l++;
     size_t n = (size_t)(e - l);
     if (lang == CTX_LANG_C || lang == CTX_LANG_CPP) {
-        if (n < 10 || strncmp(l, "#include", 8) || quoted(l + 8, e, m, sizeof m) ||
-            memchr(l + 8, '<', (size_t)(strchr(l, '"') ? strchr(l, '"') - (l + 8) : 0)))
+        if (n < 10 || strncmp(l, "#include", 8))
             return;
+        const char *q = l + 8;
+        while (q < e && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q >= e || *q != '"' || quoted(q, e, m, sizeof m))
+            return; /* <system> headers are not in the workspace */
         int k = 0;
         if (!join_norm(s->dir, m, a[k], sizeof a[k]))
             cand[k] = a[k], k++;
@@ -411,8 +417,8 @@ static int in_window(const struct sel *s, const char *text, size_t len)
         text++, l--;
     if (l < 4)
         return 1;
-    return memmem(s->o->prefix, s->o->prefix_len, text, l) ||
-           memmem(s->o->suffix, s->o->suffix_len, text, l);
+    return (s->o->prefix_len && memmem(s->o->prefix, s->o->prefix_len, text, l)) ||
+           (s->o->suffix_len && memmem(s->o->suffix, s->o->suffix_len, text, l));
 }
 
 static int is_imported(const struct sel *s, const char *path)
@@ -503,12 +509,15 @@ static int gather(struct sel *s)
     if (n < 0)
         return n;
     for (int k = 0; k < n; k++) {
-        if (s->o->path && !strcmp(ch[k].path, s->o->path)) {
+        /* the ring may hold URIs or absolute paths: compare and show display paths */
+        char dp[4096];
+        if (ctx__index_display_path(s->o->index, ch[k].path, dp, sizeof dp) ||
+            !strcmp(dp, s->cur) || (s->o->path && !strcmp(ch[k].path, s->o->path))) {
             ctx__chunk_clear(&ch[k]);
             continue;
         }
         if (!rc)
-            rc = push(s, ch[k].path, ch[k].lang, ch[k].text, ch[k].len, (uint32_t)ch[k].seq,
+            rc = push(s, dp, ch[k].lang, ch[k].text, ch[k].len, (uint32_t)ch[k].seq,
                       G_RING, 2000 - (int)(ch[k].seq % 1000));
         ch[k].text = NULL;
         ctx__chunk_clear(&ch[k]);

@@ -254,9 +254,12 @@ TEST(xfile_ring)
     ASSERT_EQ(ctx_ring_count(f.ring), 1);
     const char *e3 = "int cur_edit;\n";
     ASSERT_EQ(ctx_ring_note_edit(f.ring, "main.py", CTX_LANG_PYTHON, e3, strlen(e3)), 0);
+    char uri[4200];
+    snprintf(uri, sizeof uri, "file://%s/main.py", f.root); /* the current file, as a URI */
+    ASSERT_EQ(ctx_ring_note_edit(f.ring, uri, CTX_LANG_PYTHON, "zz = 1\n", 7), 0);
     const char *e4 = "int other(void);\n";
     ASSERT_EQ(ctx_ring_note_edit(f.ring, "c/o.c", CTX_LANG_C, e4, strlen(e4)), 0);
-    ASSERT_EQ(ctx_ring_count(f.ring), 3);
+    ASSERT_EQ(ctx_ring_count(f.ring), 4);
     struct ctx_xfile_result r;
     build(&f, CTX_LANG_PYTHON, "main.py", "print(1)\n|\n", 0, &r);
     /* the current file's chunk is left out; path order; C comment for the C file */
