@@ -25,6 +25,7 @@
 #define MAX_IMPORTS 8
 #define HITS_PER_NAME 8
 #define KEEP_PER_NAME 2
+#define AMBIGUOUS_HITS 5
 #define OUTLINE_DEFS 24
 #define MAX_CANDS 192
 
@@ -74,8 +75,8 @@ static void collect_idents(struct sel *s, const char *w, TSNode n, uint32_t curs
         if (!ts_node_is_named(n) || !is_ident_type(ts_node_type(n)))
             return;
         uint32_t a = ts_node_start_byte(n), b = ts_node_end_byte(n);
-        if (b <= a || b - a > 128 || (a <= cursor && cursor <= b))
-            return; /* the word being typed at the cursor flickers: left out */
+        if (b <= a + 1 || b - a > 128 || (a <= cursor && cursor <= b))
+            return; /* one-letter names say little; the word being typed flickers */
         uint32_t d = a > cursor ? a - cursor : cursor - b;
         for (int i = 0; i < s->n_id; i++)
             if (s->id[i].len == b - a && !memcmp(s->id[i].s, w + a, b - a)) {
@@ -449,7 +450,12 @@ static int gather(struct sel *s)
         int rank[HITS_PER_NAME];
         for (int k = 0; k < n; k++)
             rank[k] = is_imported(s, h[k].path) ? 0 : same_dir(s, h[k].path) ? 1 : 2;
-        int kept = 0, first_rank = 0;
+        /* a common name defined all over the workspace (get, run, init) and nowhere near this
+         * file says little: skip it */
+        int near = 0;
+        for (int k = 0; k < n; k++)
+            near |= rank[k] < 2;
+        int kept = (n >= AMBIGUOUS_HITS && !near) ? KEEP_PER_NAME : 0, first_rank = 0;
         while (kept < KEEP_PER_NAME && !rc) {
             int best = -1;
             for (int k = 0; k < n; k++)

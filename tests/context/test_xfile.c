@@ -372,3 +372,25 @@ TEST(xfile_lookups_during_updates)
     ASSERT_GT(r.runs, 0);
     fx_close(&f);
 }
+
+/* A name defined in many files, none imported or next to the current one, is skipped; the
+ * same name with one definition nearby is kept. */
+TEST(xfile_ambiguous_names)
+{
+    static const char *const files[] = {
+        "a/x.py", "def run():\n    return 1\n", "b/x.py", "def run():\n    return 2\n",
+        "c/x.py", "def run():\n    return 3\n", "d/x.py", "def run():\n    return 4\n",
+        "e/x.py", "def run():\n    return 5\n", "f/only.py", "def unique_fn():\n    return 6\n",
+        NULL,
+    };
+    struct fx f = {0};
+    fx_open(&f, files);
+    struct ctx_xfile_result r;
+    build(&f, CTX_LANG_PYTHON, "main.py", "run()\nunique_fn()\n|\n", 0, &r);
+    ASSERT_STR_EQ(r.text, "# f/only.py\ndef unique_fn():\n    return 6\n");
+    ctx_xfile_free(&r);
+    build(&f, CTX_LANG_PYTHON, "c/main.py", "run()\n|\n", 0, &r);
+    ASSERT_STR_EQ(r.text, "# c/x.py\ndef run():\n    return 3\n");
+    ctx_xfile_free(&r);
+    fx_close(&f);
+}
