@@ -207,6 +207,7 @@ int main(int argc, char **argv)
         }
     }
     /* the index: walk + extraction of 140 files (40 headers are on top of the 100 sources) */
+    size_t live0 = sk_alloc_live_bytes();
     uint64_t t0 = sk_real_now_ns();
     ctx_index *ix;
     struct ctx_index_opts io = {.root = root};
@@ -217,6 +218,11 @@ int main(int argc, char **argv)
     ctx_index_stats(ix, &st);
     printf("index: %d files, %d definitions, built in %.1f ms wall (worker CPU %.1f ms)\n",
            st.files, st.defs, build_ms, st.walk_cpu_ms);
+    size_t src_bytes = 0;
+    for (int i = 0; i < 3; i++)
+        src_bytes += docs[i].len;
+    printf("index: %.2f MiB held (the sources are ~%.2f MiB)\n",
+           (double)(sk_alloc_live_bytes() - live0) / (1 << 20), (double)src_bytes * 140 / 3 / (1 << 20));
     /* one didChange re-extraction of a current file */
     t0 = sk_real_now_ns();
     ctx_index_update_file(ix, "csrc/mod7.c", docs[0].p, docs[0].len);
