@@ -159,3 +159,14 @@ fresh:
 # The VS Code extension packaged offline into a .vsix (node_modules come from its package-lock).
 vsix: deps
 	cd editors/vscode && npx tsc -p . && npx vsce package --allow-missing-repository --skip-license -o build/seekd.vsix
+
+# The offline bundle (tools/dist.sh): build/dist/seekd-VERSION-linux-x86_64.tar.gz with the binary,
+# its shared libraries, the models, the .vsix, the Neovim plugin, licences and install.sh.
+.PHONY: dist test-e2e
+dist: all vsix
+	tools/dist.sh $(OUT)
+
+# VS Code end to end in code-server + headless Chromium (tests/e2e/run.sh; installs code-server
+# 4.100.3 from npm into build/e2e on first use).  Screenshot: build/e2e/screenshot.png.
+test-e2e: all vsix
+	SEEKD_BIN=$(TOP)/$(OUT)/seekd tests/e2e/run.sh
