@@ -77,6 +77,19 @@ rc=0
 (cd "$e2e" && NODE_PATH=$e2e/node_modules node "$root/tests/e2e/drive.js" "http://127.0.0.1:$port/?folder=$run/ws" "$run/ws/shapes.py" \
     "$e2e/screenshot.png" "$run/chromium-profile") || rc=$?
 t3=$(date +%s)
+# the daemon saw the suggestion shown (didShowCompletion) and accepted (seekd.accepted on Tab)
+if [ $rc -eq 0 ]; then
+    kill "$cs_pid" 2>/dev/null; wait "$cs_pid" 2>/dev/null || true; cs_pid=
+    stats=$("$SEEKD_BIN" cache stats --json --db "$run/cache/seekd/cache.db") || rc=1
+    echo "$stats"
+    python3 - "$stats" <<'PY' || rc=1
+import json, sys
+c = json.loads(sys.argv[1])["completions"]
+bad = [k for k in ("shown", "accepted") if c[k] < 1]
+if bad:
+    print("FAIL: the daemon did not count", bad, "->", c); sys.exit(1)
+PY
+fi
 find "$run/user/logs" -name '*seekd*' -exec cp {} "$e2e/" \; 2>/dev/null || true
 echo "e2e timings: install $((t1 - t0))s, code-server up $((t2 - t1))s, browser test $((t3 - t2))s, total $((t3 - t0))s"
 echo "screenshot: build/e2e/screenshot.png"
