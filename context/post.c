@@ -466,6 +466,181 @@ static size_t cut_overlap(enum ctx_lang lang, const char *c, size_t n, const cha
     return n;
 }
 
+/* ---- syntax guard ---------------------------------------------------------------------------- */
+/* Bytes after the insertion that the error count looks at: far enough for a broken statement to
+ * show, near enough that unrelated trouble in the rest of the window does not count. */
+#define GUARD_AFTER 1024
+/* Cut points tried at most (each is one parse of the window). */
+#define GUARD_MAX_TRIES 24
+/* The guard parses a window of the prompt's windows: from a top-level line at most this far
+ * before the cursor, to the first line end GUARD_AFTER bytes into the suffix. */
+#define GUARD_BEFORE 2048
+
+/* Start of the guard's window in prefix: the nearest line start at or before the cursor's line
+ * whose line begins at column 0 with a word byte, '@', '#' or '/' (a top-level statement,
+ * declaration, decorator, directive or comment: a parse can start there), within GUARD_BEFORE
+ * bytes; else the earliest line start within GUARD_BEFORE. */
+static size_t guard_window_start(const char *prefix, size_t plen)
+{
+    size_t floor = plen > GUARD_BEFORE ? plen - GUARD_BEFORE : 0;
+    size_t ls = line_start_before(prefix, plen), earliest = ls;
+    for (;;) {
+        if (ls < floor)
+            break;
+        earliest = ls;
+        char ch = ls < plen ? prefix[ls] : ' ';
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '@' ||
+            ch == '#' || ch == '/')
+            return ls;
+        if (ls == 0)
+            break;
+        ls = line_start_before(prefix, ls - 1);
+    }
+    return earliest;
+}
+
+/* Length of the suffix the guard parses: up to the first line end GUARD_AFTER bytes in. */
+static size_t guard_suffix_len(const char *suffix, size_t slen)
+{
+    if (slen <= GUARD_AFTER)
+        return slen;
+    size_t e = GUARD_AFTER;
+    while (e < slen && suffix[e] != '\n')
+        e++;
+    return e;
+}
+
+/* ERROR and MISSING nodes overlapping [lo, hi) in the tree under node. */
+static int count_errors(TSNode node, uint32_t lo, uint32_t hi)
+{
+    int n = 0;
+    if (ts_node_end_byte(node) < lo || ts_node_start_byte(node) > hi)
+        return 0;
+    if (ts_node_is_missing(node))
+        return 1;
+    if (!ts_node_has_error(node))
+        return 0;
+    if (strcmp(ts_node_type(node), "ERROR") == 0)
+        n++;
+    uint32_t k = ts_node_child_count(node);
+    for (uint32_t i = 0; i < k; i++)
+        n += count_errors(ts_node_child(node, i), lo, hi);
+    return n;
+}
+
+/* Where the error region starts: the start of the statement enclosing the cursor (a node whose
+ * parent is block-like or the root), or of the cursor's line when that is earlier; at most 4 KB
+ * before the cursor. */
+static uint32_t region_start(TSTree *tree, const char *prefix, size_t plen)
+{
+    size_t lo = line_start_before(prefix, plen);
+    TSNode root = ts_tree_root_node(tree);
+    TSNode n = ts_node_descendant_for_byte_range(root, (uint32_t)(plen ? plen - 1 : 0),
+                                                 (uint32_t)plen);
+    for (; !ts_node_is_null(n); n = ts_node_parent(n)) {
+        TSNode up = ts_node_parent(n);
+        if (ts_node_is_null(up) || ts_node_eq(up, root) || block_like(ts_node_type(up))) {
+            if (ts_node_start_byte(n) < lo)
+                lo = ts_node_start_byte(n);
+            break;
+        }
+    }
+    if (plen > 4096 && lo < plen - 4096)
+        lo = plen - 4096;
+    return (uint32_t)lo;
+}
+
+/* Errors in prefix + t[0..tn) + suffix from lo to the end (the suffix is already cut to about
+ * GUARD_AFTER bytes); -1 when it cannot parse (no grammar, no memory). */
+static int errors_with(enum ctx_lang lang, const char *prefix, size_t plen, const char *t,
+                       size_t tn, const char *suffix, size_t slen, uint32_t lo, struct str *buf)
+{
+    TSTree *tree = parse3(lang, prefix, plen, t, tn, suffix, slen, buf);
+    if (!tree)
+        return -1;
+    int n = count_errors(ts_tree_root_node(tree), lo, UINT32_MAX);
+    ts_tree_delete(tree);
+    return n;
+}
+
+static int word_byte(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || (unsigned char)ch >= 0x80;
+}
+
+static int space_byte(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
+
+/* The syntax guard (CTX_POST_SYNTAX): t[0..*tn) is what would be inserted in place of
+ * suffix[0..*replace).  When the window around the cursor has more syntax errors with it than
+ * without it, t is cut to the longest prefix ending at a token boundary (end of a word, after a
+ * punctuation byte, before blanks; trailing blanks dropped) that has no more errors than without
+ * it, or to nothing; *replace becomes 0 then.  Returns 0, or -ENOMEM (nothing changed). */
+static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, const char *suffix,
+                        size_t slen, const char *t, size_t *tn, size_t *replace, int *applied)
+{
+    if (lang == CTX_LANG_NONE || *tn == 0)
+        return 0;
+    /* Everything below works on the guard's window; suffix + *replace stays inside it (replace
+     * never passes the cursor's line). */
+    size_t ws = guard_window_start(prefix, plen);
+    prefix += ws;
+    plen -= ws;
+    size_t rep = *replace;
+    slen = guard_suffix_len(suffix, slen);
+    if (rep > slen)
+        rep = slen;
+    struct str buf = {0};
+    int rc = 0;
+    TSTree *tree = parse3(lang, prefix, plen, "", 0, suffix, slen, &buf);
+    if (!tree) {
+        rc = buf.oom ? -ENOMEM : 0;
+        goto out;
+    }
+    uint32_t lo = region_start(tree, prefix, plen);
+    int base = count_errors(ts_tree_root_node(tree), lo, UINT32_MAX);
+    ts_tree_delete(tree);
+    int e = errors_with(lang, prefix, plen, t, *tn, suffix + rep, slen - rep, lo, &buf);
+    if (e < 0) {
+        rc = buf.oom ? -ENOMEM : 0;
+        goto out;
+    }
+    if (e <= base)
+        goto out;
+    /* Longest good prefix: candidates from the end down. */
+    size_t keep = 0, last = *tn;
+    int tries = 0;
+    for (size_t i = *tn - 1; i > 0 && tries < GUARD_MAX_TRIES; i--) {
+        char a = t[i - 1], b = t[i];
+        int boundary = word_byte(a) != word_byte(b) || space_byte(a) != space_byte(b) ||
+                       (!word_byte(a) && !space_byte(a));
+        if (!boundary)
+            continue;
+        size_t k = i;
+        while (k > 0 && space_byte(t[k - 1]))
+            k--;
+        if (k == 0 || k >= last)
+            continue;
+        last = k;
+        tries++;
+        e = errors_with(lang, prefix, plen, t, k, suffix, slen, lo, &buf);
+        if (e < 0) {
+            rc = buf.oom ? -ENOMEM : 0;
+            goto out;
+        }
+        if (e <= base) {
+            keep = k;
+            break;
+        }
+    }
+    *tn = keep;
+    *replace = 0;
+    *applied |= CTX_POST_SYNTAX;
+out:
+    sk_free(buf.p);
+    return rc;
+}
+
 int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const char *suffix,
                     size_t slen, const char *completion, size_t clen,
                     struct ctx_post_result *out)
@@ -588,6 +763,13 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
     }
     if (!o.p && !o.oom)
         str_put(&o, "", 0);
+    if (!o.oom) {
+        size_t tn = o.len;
+        if (syntax_guard(lang, prefix, plen, suffix, slen, o.p, &tn, &replace, &applied))
+            o.oom = 1;
+        o.len = tn;
+        o.p[tn] = 0;
+    }
     if (o.oom) {
         sk_free(o.p);
         return -ENOMEM;

@@ -140,6 +140,89 @@ TEST(ctx_post_table)
     }
 }
 
+/* The syntax guard: a suggestion that adds syntax errors to the window is cut at a token
+ * boundary (or dropped); one that parses, multi-line blocks included, is left alone, also when the
+ * window has errors of its own elsewhere. */
+static const struct guard_case {
+    const char *name;
+    enum ctx_lang lang;
+    const char *prefix, *suffix, *completion;
+    const char *want;
+    int cut; /* CTX_POST_SYNTAX must be set (1) or clear (0) */
+} guard_cases[] = {
+    {"c: trailing junk after an expression is cut", CTX_LANG_C, "int f(int a)\n{\n    return a",
+     ";\n}\n", " * 2 int b", " * 2", 1},
+    {"c: a suggestion that is junk from its first token is dropped", CTX_LANG_C,
+     "int f(void)\n{\n    int x = 1", ";\n}\n", " int int", "", 1},
+    {"c: a multi-line block that parses is kept", CTX_LANG_C, "int f(int a)\n{\n    ", "\n}\n",
+     "if (a > 0) {\n        return a;\n    }\n    return -a;",
+     "if (a > 0) {\n        return a;\n    }\n    return -a;", 0},
+    {"c: errors elsewhere in the window do not count against a good suggestion", CTX_LANG_C,
+     "int f(int a)\n{\n    return a", ";\n}\n\nint g( ;\n", " + 1", " + 1", 0},
+    {"py: cut after the last token that parses", CTX_LANG_PYTHON, "x = 1\ny = x",
+     "\nprint(y)\n", " + 2 else 3 +", " + 2", 1},
+    {"py: finishes the identifier, drops the rest", CTX_LANG_PYTHON, "count = 3\ntotal = cou",
+     "\n", "nt + ) 1", "nt", 1},
+    {"py: a multi-line block that parses is kept", CTX_LANG_PYTHON, "def f(items):\n    ", "\n",
+     "for x in items:\n        print(x)\n    return len(items)",
+     "for x in items:\n        print(x)\n    return len(items)", 0},
+    {"py: a good line is untouched", CTX_LANG_PYTHON, "def f(items):\n    return ", "\n",
+     "max(items, key=len)", "max(items, key=len)", 0},
+    {"js: a stray 'else {' after a call is cut (the closer added for it goes too)",
+     CTX_LANG_JAVASCRIPT, "function f(a) {\n  const b = a", ";\n}\n", ".map(x => x * 2) else {",
+     ".map(x => x * 2)", 1},
+    {"js: a multi-line block that parses is kept", CTX_LANG_JAVASCRIPT, "function f(a) {\n  ",
+     "\n}\n", "for (const x of a) {\n    console.log(x);\n  }",
+     "for (const x of a) {\n    console.log(x);\n  }", 0},
+    {"js: junk is dropped", CTX_LANG_JAVASCRIPT, "const a = 1", ";\n", " ) ) )", "", 1},
+    {"no grammar: no guard", CTX_LANG_NONE, "x = 1", "\n", " ) ) )", " ) ) )", 0},
+};
+
+TEST(ctx_post_syntax_guard)
+{
+    for (size_t i = 0; i < SK_ARRAY_LEN(guard_cases); i++) {
+        const struct guard_case *gc = &guard_cases[i];
+        struct ctx_post_result r;
+        size_t base = sk_alloc_live_bytes();
+        ASSERT_EQ(ctx_postprocess(gc->lang, gc->prefix, strlen(gc->prefix), gc->suffix,
+                                  strlen(gc->suffix), gc->completion, strlen(gc->completion), &r),
+                  0);
+        int ok = r.len == strlen(gc->want) && memcmp(r.text, gc->want, r.len) == 0 &&
+                 r.text[r.len] == 0 && !!(r.applied & CTX_POST_SYNTAX) == gc->cut &&
+                 (!gc->cut || r.suffix_replace == 0);
+        if (!ok) {
+            fprintf(stderr, "case: %s\n  applied %#x\n  got:  [%s]\n  want: [%s]\n", gc->name,
+                    r.applied, r.text, gc->want);
+            ASSERT(0);
+        }
+        sk_free(r.text);
+        ASSERT_EQ(sk_alloc_live_bytes(), base);
+    }
+}
+
+/* The guard works on a bounded window: a prompt window of 64 KB with the cursor deep inside is
+ * still guarded (and the far-away broken code does not count). */
+TEST(ctx_post_syntax_guard_long_window)
+{
+    size_t cap = 70000, n = 0;
+    char *pre = malloc(cap);
+    ASSERT(pre != NULL);
+    n += (size_t)snprintf(pre + n, cap - n, "int broken( ;\n");
+    while (n + 64 < 65536)
+        n += (size_t)snprintf(pre + n, cap - n, "int g%zu(int x) { return x + %zu; }\n", n, n);
+    n += (size_t)snprintf(pre + n, cap - n, "int f(int a)\n{\n    return a");
+    struct ctx_post_result r;
+    ASSERT_EQ(ctx_postprocess(CTX_LANG_C, pre, n, ";\n}\n", 4, " * 2 int b", 10, &r), 0);
+    ASSERT_STR_EQ(r.text, " * 2");
+    ASSERT(r.applied & CTX_POST_SYNTAX);
+    sk_free(r.text);
+    ASSERT_EQ(ctx_postprocess(CTX_LANG_C, pre, n, ";\n}\n", 4, " * 2", 4, &r), 0);
+    ASSERT_STR_EQ(r.text, " * 2");
+    ASSERT(!(r.applied & CTX_POST_SYNTAX));
+    sk_free(r.text);
+    free(pre);
+}
+
 /* Whatever the model writes, the result comes from it (a cut, less an overlap, plus closers),
  * has balanced multi-line blocks, and costs no memory afterwards. */
 TEST(ctx_post_random)
