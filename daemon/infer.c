@@ -154,6 +154,9 @@ static void loaded_free(struct loaded *l)
     memset(l, 0, sizeof *l);
 }
 
+/* Weight bytes under which a model runs on one thread unless threads is set explicitly. */
+#define DMN_SMALL_MODEL_BYTES (64ull << 20)
+
 static int loaded_open(struct loaded *l, const char *path, const struct dmn_config *cfg,
                        char *err, size_t errlen)
 {
@@ -166,6 +169,12 @@ static int loaded_open(struct loaded *l, const char *path, const struct dmn_conf
         struct eng_model_params mp;
         eng_model_params_default(&mp);
         mp.n_threads = cfg->threads;
+        /* "All CPUs" (0) for a small model is one thread: splitting matrices this small costs
+         * more in pool wake-ups than it gains, and far more on a busy machine. */
+        uint64_t fsz = eng_gguf_file_size(l->g), doff = eng_gguf_data_offset(l->g);
+        uint64_t wbytes = fsz > doff ? fsz - doff : 0;
+        if (mp.n_threads <= 0 && wbytes < DMN_SMALL_MODEL_BYTES)
+            mp.n_threads = 1;
         mp.n_ctx = cfg->context_size; /* 0: the model's own, at most 4096 */
         rc = eng_model_load(l->g, &mp, &l->m, e, sizeof e);
     }

@@ -36,7 +36,7 @@
 struct dmn_config {
     char *model, *draft;                 /* completion target / draft GGUF ("" = none) */
     char *explain_model, *explain_draft; /* chat model for explain ("" = none) */
-    int threads;                         /* 0 = all online CPUs */
+    int threads;                         /* 0 = all online CPUs (1 under 64 MB of weights) */
     int context_size;                    /* KV cells; 0 = model default (<= 4096) */
     int prefix_tokens, suffix_tokens, max_tokens;
     int cache_enable;
