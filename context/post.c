@@ -550,15 +550,60 @@ static uint32_t region_start(TSTree *tree, const char *prefix, size_t plen)
     return (uint32_t)lo;
 }
 
-/* Errors in prefix + t[0..tn) + suffix from lo to the end (the suffix is already cut to about
- * GUARD_AFTER bytes); -1 when it cannot parse (no grammar, no memory). */
-static int errors_with(enum ctx_lang lang, const char *prefix, size_t plen, const char *t,
-                       size_t tn, const char *suffix, size_t slen, uint32_t lo, struct str *buf)
+/* The row/column reached after t[0..n) from p. */
+static TSPoint point_after(TSPoint p, const char *t, size_t n)
 {
-    TSTree *tree = parse3(lang, prefix, plen, t, tn, suffix, slen, buf);
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == '\n') {
+            p.row++;
+            p.column = 0;
+        } else {
+            p.column++;
+        }
+    }
+    return p;
+}
+
+/* One guard evaluation: the window without the suggestion parsed once, then each candidate
+ * reparsed incrementally from it (tree-sitter reuses the subtrees before the insertion). */
+struct guard {
+    enum ctx_lang lang;
+    TSParser *parser;
+    TSTree *base;
+    const char *prefix, *suffix;
+    size_t plen, slen, rep;
+    TSPoint at; /* the cursor's point */
+    uint32_t lo;
+    struct str buf;
+};
+
+/* Errors in prefix + t[0..tn) + suffix[rep..) from g->lo to the end (the suffix is already cut
+ * to about GUARD_AFTER bytes); -1 when it cannot parse (no memory). */
+static int guard_errors(struct guard *g, const char *t, size_t tn)
+{
+    g->buf.len = 0;
+    str_put(&g->buf, g->prefix, g->plen);
+    str_put(&g->buf, t, tn);
+    str_put(&g->buf, g->suffix + g->rep, g->slen - g->rep);
+    if (g->buf.oom || !g->buf.p || g->buf.len > UINT32_MAX - 1)
+        return -1;
+    TSTree *old = ts_tree_copy(g->base);
+    if (!old)
+        return -1;
+    TSInputEdit ed = {
+        .start_byte = (uint32_t)g->plen,
+        .old_end_byte = (uint32_t)(g->plen + g->rep),
+        .new_end_byte = (uint32_t)(g->plen + tn),
+        .start_point = g->at,
+        .old_end_point = point_after(g->at, g->suffix, g->rep),
+        .new_end_point = point_after(g->at, t, tn),
+    };
+    ts_tree_edit(old, &ed);
+    TSTree *tree = ts_parser_parse_string(g->parser, old, g->buf.p, (uint32_t)g->buf.len);
+    ts_tree_delete(old);
     if (!tree)
         return -1;
-    int n = count_errors(ts_tree_root_node(tree), lo, UINT32_MAX);
+    int n = count_errors(ts_tree_root_node(tree), g->lo, UINT32_MAX);
     ts_tree_delete(tree);
     return n;
 }
@@ -584,30 +629,34 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
     /* Everything below works on the guard's window; suffix + *replace stays inside it (replace
      * never passes the cursor's line). */
     size_t ws = guard_window_start(prefix, plen);
-    prefix += ws;
-    plen -= ws;
-    size_t rep = *replace;
-    slen = guard_suffix_len(suffix, slen);
-    if (rep > slen)
-        rep = slen;
-    struct str buf = {0};
+    struct guard g = {.lang = lang, .prefix = prefix + ws, .plen = plen - ws, .suffix = suffix};
+    g.slen = guard_suffix_len(suffix, slen);
+    g.rep = *replace < g.slen ? *replace : g.slen;
+    g.at = point_after((TSPoint){0, 0}, g.prefix, g.plen);
     int rc = 0;
-    TSTree *tree = parse3(lang, prefix, plen, "", 0, suffix, slen, &buf);
-    if (!tree) {
-        rc = buf.oom ? -ENOMEM : 0;
+    g.parser = ctx__parser_new(lang);
+    if (!g.parser)
+        goto out;
+    str_put(&g.buf, g.prefix, g.plen);
+    str_put(&g.buf, g.suffix, g.slen);
+    if (g.buf.oom || !g.buf.p || g.buf.len > UINT32_MAX - 1) {
+        rc = g.buf.oom ? -ENOMEM : 0;
         goto out;
     }
-    uint32_t lo = region_start(tree, prefix, plen);
-    int base = count_errors(ts_tree_root_node(tree), lo, UINT32_MAX);
-    ts_tree_delete(tree);
-    int e = errors_with(lang, prefix, plen, t, *tn, suffix + rep, slen - rep, lo, &buf);
+    g.base = ts_parser_parse_string(g.parser, NULL, g.buf.p, (uint32_t)g.buf.len);
+    if (!g.base)
+        goto out;
+    g.lo = region_start(g.base, g.prefix, g.plen);
+    int base = count_errors(ts_tree_root_node(g.base), g.lo, UINT32_MAX);
+    int e = guard_errors(&g, t, *tn);
     if (e < 0) {
-        rc = buf.oom ? -ENOMEM : 0;
+        rc = g.buf.oom ? -ENOMEM : 0;
         goto out;
     }
     if (e <= base)
         goto out;
-    /* Longest good prefix: candidates from the end down. */
+    /* Longest good prefix: candidates from the end down; they insert without replacing. */
+    g.rep = 0;
     size_t keep = 0, last = *tn;
     int tries = 0;
     for (size_t i = *tn - 1; i > 0 && tries < GUARD_MAX_TRIES; i--) {
@@ -623,9 +672,9 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
             continue;
         last = k;
         tries++;
-        e = errors_with(lang, prefix, plen, t, k, suffix, slen, lo, &buf);
+        e = guard_errors(&g, t, k);
         if (e < 0) {
-            rc = buf.oom ? -ENOMEM : 0;
+            rc = g.buf.oom ? -ENOMEM : 0;
             goto out;
         }
         if (e <= base) {
@@ -637,7 +686,11 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
     *replace = 0;
     *applied |= CTX_POST_SYNTAX;
 out:
-    sk_free(buf.p);
+    if (g.base)
+        ts_tree_delete(g.base);
+    if (g.parser)
+        ts_parser_delete(g.parser);
+    sk_free(g.buf.p);
     return rc;
 }
 
