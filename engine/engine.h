@@ -516,7 +516,14 @@ struct eng_spec_params {
     int measure_costs;  /* 1: learn c and v[k] from timed passes (sk_now_ns); 0 (default):
                          * c = draft/target file-size ratio, v as given below */
     float v[ENG_SPEC_KMAX + 1]; /* cost model; all zero = eng_spec_adapt's default */
-    int reuse_chunk;    /* shifted-chunk KV reuse: minimum chunk length, 0 = off (default) */
+    int reuse_chunk;    /* shifted-chunk KV reuse: minimum chunk length, 0 = off (default).
+                         * First the tail: the longest run ending the new prompt (but its last
+                         * token) found in the cache after the exact prefix is moved (up or
+                         * down) to its new place and only the tokens between are evaluated
+                         * (an edit at a FIM cursor costs ~2 tokens instead of the suffix);
+                         * else llama.cpp's --cache-reuse walk (chunks moving down).  Moved
+                         * cells were computed after other text: an approximation whose
+                         * agreement bench_spec measures; exact reuse is unaffected. */
     struct eng_sampler_params sampling; /* default greedy */
 };
 void eng_spec_params_default(struct eng_spec_params *p);
