@@ -169,4 +169,5 @@ dist: all vsix
 # VS Code end to end in code-server + headless Chromium (tests/e2e/run.sh; installs code-server
 # 4.100.3 from npm into build/e2e on first use).  Screenshot: build/e2e/screenshot.png.
 test-e2e: all vsix
+	@tools/deps.sh --e2e $(TOP)/$(DEPS_DIR)
 	SEEKD_BIN=$(TOP)/$(OUT)/seekd tests/e2e/run.sh

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs what seekd needs and a fresh Debian 12 lacks, from deps.txt: Debian packages with
 # apt-get, npm packages with `npm pack` checked against their pinned integrity hashes.
-# Idempotent and quiet when everything is present.  Usage: tools/deps.sh [BUILD_DIR]
+# Idempotent and quiet when everything is present.  Usage: tools/deps.sh [--e2e] [BUILD_DIR]
+# (--e2e adds the `e2e` lines: what `make test-e2e` needs beyond `make test`).
 set -eu
+kinds=deb
+if [ "${1:-}" = "--e2e" ]; then kinds="deb|e2e"; shift; fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 list=$top/deps.txt
@@ -10,12 +13,13 @@ mkdir -p "$build/deps"
 # One installer at a time (several makes may start at once).
 if [ -z "${SEEKD_DEPS_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
     export SEEKD_DEPS_LOCKED=1
+    [ "$kinds" = deb ] || set -- --e2e "$@"
     exec flock "$build/deps/.lock" "$0" "$@"
 fi
 
 # --- Debian packages ---------------------------------------------------------------------
 missing=""
-for p in $(awk '$1 == "deb" { print $2 (NF > 2 ? ":" $3 : "") }' "$list"); do
+for p in $(awk -v k="^($kinds)$" '$1 ~ k { print $2 (NF > 2 ? ":" $3 : "") }' "$list"); do
     case "$p" in *:*) cmd=${p#*:}; p=${p%%:*}
         if command -v "$cmd" >/dev/null 2>&1; then continue; fi ;; esac
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
