@@ -510,21 +510,31 @@ static size_t guard_suffix_len(const char *suffix, size_t slen)
     return e;
 }
 
-/* ERROR and MISSING nodes overlapping [lo, hi) in the tree under node. */
-static int count_errors(TSNode node, uint32_t lo, uint32_t hi)
+/* The error cost of the tree under node within [lo, hi): one per ERROR or MISSING node, plus one
+ * per token inside an ERROR node that starts at or after ins (the cursor).  The tokens matter
+ * because while typing the cursor's statement is usually broken already: junk appended to it
+ * lands in the same ERROR node without adding a node ("def most_exp" + "    if not in x:"),
+ * while a completion that repairs it leaves no token in one ("def most_exp" + "ensive(a):"). */
+static int count_errors(TSNode node, uint32_t lo, uint32_t hi, uint32_t ins, int in_error)
 {
     int n = 0;
     if (ts_node_end_byte(node) < lo || ts_node_start_byte(node) > hi)
         return 0;
     if (ts_node_is_missing(node))
         return 1;
-    if (!ts_node_has_error(node))
-        return 0;
-    if (strcmp(ts_node_type(node), "ERROR") == 0)
-        n++;
     uint32_t k = ts_node_child_count(node);
+    if (in_error && k == 0 && ts_node_start_byte(node) >= ins)
+        return 1;
+    if (!ts_node_has_error(node) && !in_error)
+        return 0;
+    if (strcmp(ts_node_type(node), "ERROR") == 0) {
+        n++;
+        in_error = 1;
+        if (k == 0 && ts_node_start_byte(node) >= ins)
+            n++;
+    }
     for (uint32_t i = 0; i < k; i++)
-        n += count_errors(ts_node_child(node, i), lo, hi);
+        n += count_errors(ts_node_child(node, i), lo, hi, ins, in_error);
     return n;
 }
 
@@ -603,7 +613,7 @@ static int guard_errors(struct guard *g, const char *t, size_t tn)
     ts_tree_delete(old);
     if (!tree)
         return -1;
-    int n = count_errors(ts_tree_root_node(tree), g->lo, UINT32_MAX);
+    int n = count_errors(ts_tree_root_node(tree), g->lo, UINT32_MAX, (uint32_t)g->plen, 0);
     ts_tree_delete(tree);
     return n;
 }
@@ -647,7 +657,7 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
     if (!g.base)
         goto out;
     g.lo = region_start(g.base, g.prefix, g.plen);
-    int base = count_errors(ts_tree_root_node(g.base), g.lo, UINT32_MAX);
+    int base = count_errors(ts_tree_root_node(g.base), g.lo, UINT32_MAX, (uint32_t)g.plen, 0);
     int e = guard_errors(&g, t, *tn);
     if (e < 0) {
         rc = g.buf.oom ? -ENOMEM : 0;
