@@ -126,15 +126,28 @@ int cmd_complete(int argc, char **argv)
     j->prefix_doc_off = a;
     j->suffix = sk_strndup(text + off, b - off);
     j->suffix_len = b - off;
-    j->uri = sk_strdup(pos[0]);
     const char *path = pos[0];
     char absf[PATH_MAX], absw[PATH_MAX];
-    if (ws && realpath(pos[0], absf) && realpath(ws, absw)) {
+    int have_abs = realpath(pos[0], absf) != NULL;
+    /* the absolute path, so the cross-file context can leave the file itself out */
+    j->uri = sk_strdup(have_abs ? absf : pos[0]);
+    if (ws && have_abs && realpath(ws, absw)) {
         size_t wl = strlen(absw);
         if (!strncmp(absf, absw, wl) && absf[wl] == '/')
             path = absf + wl + 1;
     }
     j->path = sk_strdup(path);
+    ctx_index *ix = NULL;
+    if (ws) {
+        /* the workspace's symbol index, complete before the prompt is built */
+        if ((rc = ctx_index_new(&(struct ctx_index_opts){.root = ws}, &ix))) {
+            fprintf(stderr, "seekd: --workspace %s: %s\n", ws, strerror(-rc));
+            dmn_job_free(j);
+            goto out;
+        }
+        ctx_index_wait(ix, 0);
+        j->xindex = ix;
+    }
     j->lang = lang;
     j->lang_id = ctx_lang_name(lang);
     j->n_candidates = 1;
@@ -142,6 +155,8 @@ int cmd_complete(int argc, char **argv)
     j->arrival_ms = j->due_ms = sk_now_ms();
     j->deadline_ms = UINT64_MAX;
     rc = dmn_complete_once(&cfg, j, err, sizeof err);
+    ctx_index_delete(ix); /* the job is finished: nothing uses the index any more */
+    j->xindex = NULL;
     if (rc == -ENOENT && !j->info.source && !j->n_items && err[0]) {
         fprintf(stderr, "seekd: %s\n", err);
         dmn_job_free(j);

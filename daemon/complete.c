@@ -15,6 +15,16 @@
  *                              added to executeCommandProvider.
  *   workspace/didChangeConfiguration {settings: {seekd: {...}}}: applied without restart.
  *   textDocument/didChange     keystroke times for the adaptive debounce, then the session.
+ *   cross-file context         initialize starts the workspace symbol index (root from rootUri,
+ *                              rootPath or the first workspaceFolder; without one it indexes the
+ *                              open documents only) and the recent-edits ring.  After the
+ *                              session took them: didOpen indexes the editor's text, didChange
+ *                              at most every XFILE_UPDATE_MS per document (a pending one is
+ *                              flushed before a completion job) and notes +-XFILE_RING_LINES
+ *                              lines around the last ranged change in the ring; didSave,
+ *                              didClose and didChangeWatchedFiles created/changed reindex from
+ *                              disk, deleted drops the file.  Jobs borrow both (freed in
+ *                              dmn_pipe_stop after the worker is joined).
  *   textDocument/didShowCompletion, textDocument/didPartiallyAcceptCompletion,
  *   workspace/executeCommand seekd.accepted   local statistics (cache/).
  *   textDocument/codeAction    "Explain this code" on a non-empty selection.
@@ -36,6 +46,8 @@
 #include <uv.h>
 
 #define MAX_TRACKED_DOCS 64
+#define XFILE_UPDATE_MS 500 /* didChange reindexes a document at most this often */
+#define XFILE_RING_LINES 20 /* lines noted in the ring on each side of an edit */
 
 struct inflight {
     dmn_req *q;          /* completion: the session's request (NULL for explain) */
@@ -49,6 +61,8 @@ struct inflight {
 struct typing_ent {
     uint64_t h;
     struct dmn_typing t;
+    uint64_t ix_ms; /* last index update of the document (sk_now_ms) */
+    int ix_dirty;   /* a didChange not sent to the index yet */
 };
 
 struct dmn_pipe {
@@ -64,6 +78,8 @@ struct dmn_pipe {
     cJSON *init_id;
     int client_progress;
     char *root; /* workspace root path (from rootUri / rootPath), or NULL */
+    ctx_index *ix; /* workspace symbol index (NULL before initialize or on failure) */
+    ctx_ring *ring; /* recently edited chunks */
     struct inflight *inflight;
     struct typing_ent typing[MAX_TRACKED_DOCS];
     size_t n_typing;
@@ -196,16 +212,121 @@ static void settings_changed(struct dmn_pipe *p, const cJSON *settings, const ch
 
 /* ---- completion ---------------------------------------------------------------------------- */
 
-static struct dmn_typing *typing_for(struct dmn_pipe *p, const char *uri)
+static struct typing_ent *ent_for(struct dmn_pipe *p, const char *uri)
 {
     uint64_t h = sk_hash64(uri, strlen(uri), 3);
     for (size_t i = 0; i < p->n_typing; i++)
         if (p->typing[i].h == h)
-            return &p->typing[i].t;
+            return &p->typing[i];
     size_t i = p->n_typing < MAX_TRACKED_DOCS ? p->n_typing++ : (size_t)(h % MAX_TRACKED_DOCS);
+    memset(&p->typing[i], 0, sizeof p->typing[i]);
     p->typing[i].h = h;
-    memset(&p->typing[i].t, 0, sizeof p->typing[i].t);
-    return &p->typing[i].t;
+    return &p->typing[i];
+}
+
+static struct dmn_typing *typing_for(struct dmn_pipe *p, const char *uri)
+{
+    return &ent_for(p, uri)->t;
+}
+
+/* ---- cross-file context -------------------------------------------------------------------- */
+
+/* Sends the document's text to the index: now when force or XFILE_UPDATE_MS passed since the
+ * last update, else it is marked pending.  Invalidates ctx_doc_bytes pointers of doc. */
+static void xfile_sync(struct dmn_pipe *p, const char *uri, ctx_doc *doc, int force)
+{
+    if (!p->ix)
+        return;
+    struct typing_ent *e = ent_for(p, uri);
+    uint64_t now = sk_now_ms();
+    if (!force && e->ix_ms && now - e->ix_ms < XFILE_UPDATE_MS) {
+        e->ix_dirty = 1;
+        return;
+    }
+    size_t n;
+    const char *t = ctx_doc_text(doc, &n);
+    int rc = ctx_index_update_file(p->ix, uri, t, n);
+    if (rc && rc != -EFBIG)
+        SK_WARN("index: %s: %s", uri, strerror(-rc));
+    e->ix_ms = now ? now : 1;
+    e->ix_dirty = 0;
+}
+
+/* The lines around line `line` of doc go to the ring. */
+static void xfile_ring(struct dmn_pipe *p, const char *uri, ctx_doc *doc, uint32_t line)
+{
+    uint32_t nl = ctx_doc_line_count(doc);
+    if (!p->ring || line >= nl)
+        return;
+    uint32_t lo = line > XFILE_RING_LINES ? line - XFILE_RING_LINES : 0;
+    uint32_t hi = line + XFILE_RING_LINES < nl ? line + XFILE_RING_LINES : nl - 1;
+    size_t s0, l0, s1, l1;
+    if (ctx_doc_line(doc, lo, &s0, &l0) || ctx_doc_line(doc, hi, &s1, &l1))
+        return;
+    const char *t = ctx_doc_bytes(doc, s0, s1 + l1);
+    ctx_ring_note_edit(p->ring, uri, ctx_doc_lang(doc), t, s1 + l1 - s0);
+}
+
+/* Called for notifications after the session handled them (its documents are up to date). */
+static void xfile_note(struct dmn_pipe *p, const lsp_msg *m)
+{
+    if (!p->ix || m->kind != LSP_MSG_NOTIFICATION || p->stopped)
+        return;
+    const char *meth = m->method, *uri;
+    if (!strcmp(meth, "workspace/didChangeWatchedFiles")) {
+        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(m->params, "changes"), *c;
+        if (!cJSON_IsArray(ch))
+            return;
+        cJSON_ArrayForEach(c, ch) {
+            int64_t type;
+            if (lsp_get_string(c, "uri", &uri) || lsp_get_int(c, "type", 1, 3, &type))
+                continue;
+            if (type == 3)
+                ctx_index_remove(p->ix, uri);
+            else
+                ctx_index_update_file(p->ix, uri, NULL, 0);
+        }
+        return;
+    }
+    if (strncmp(meth, "textDocument/did", 16) || lsp_get_text_document(m->params, &uri))
+        return;
+    meth += 16;
+    if (!strcmp(meth, "Save") || !strcmp(meth, "Close")) {
+        ctx_index_update_file(p->ix, uri, NULL, 0);
+        return;
+    }
+    int open = !strcmp(meth, "Open");
+    if (!open && strcmp(meth, "Change"))
+        return;
+    ctx_doc *doc = dmn_session_doc(p->s, uri);
+    if (!doc)
+        return;
+    xfile_sync(p, uri, doc, open);
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(m->params, "contentChanges");
+    int n = cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;
+    lsp_range r;
+    if (!open && n > 0 &&
+        !lsp_get_range(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ch, n - 1), "range"),
+                       &r))
+        xfile_ring(p, uri, doc, r.start.line);
+}
+
+/* Starts the index (once per connection: jobs borrow it) and the ring. */
+static void xfile_start(struct dmn_pipe *p)
+{
+    if (!p->ring && ctx_ring_new(&p->ring))
+        p->ring = NULL;
+    if (p->ix)
+        return;
+    int rc = ctx_index_new(&(struct ctx_index_opts){.root = p->root}, &p->ix);
+    if (rc && p->root) {
+        SK_WARN("index: root %s: %s; indexing open documents only", p->root, strerror(-rc));
+        rc = ctx_index_new(&(struct ctx_index_opts){.root = NULL}, &p->ix);
+    }
+    if (rc) {
+        SK_WARN("index: %s", strerror(-rc));
+        p->ix = NULL;
+    }
 }
 
 static char *uri_to_path(struct dmn_pipe *p, const char *uri)
@@ -233,6 +354,8 @@ static int start_cb(void *ud, dmn_session *s, dmn_req *q)
     enum ctx_lang lang = ctx_doc_lang(doc);
     if (!dmn_config_lang_on(&p->cfg, lang))
         return -1;
+    if (p->ix && ent_for(p, q->uri)->ix_dirty)
+        xfile_sync(p, q->uri, doc, 1); /* before any ctx_doc_bytes pointer is taken */
     size_t off = dmn_doc_offset(doc, pos, dmn_session_encoding(s));
     size_t len = ctx_doc_len(doc);
     size_t pw = (size_t)p->cfg.prefix_tokens * 12 + 256, sw = (size_t)p->cfg.suffix_tokens * 12 + 256;
@@ -258,6 +381,8 @@ static int start_cb(void *ud, dmn_session *s, dmn_req *q)
     j->lang_id = ctx_lang_name(lang);
     j->owner = q;
     j->cancelled = &q->cancelled;
+    j->xindex = p->ix;
+    j->xring = p->ring;
     int is_inline = !strcmp(q->method, "textDocument/inlineCompletion");
     int64_t tk = 2;
     const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(q->params, "context");
@@ -598,8 +723,17 @@ static int intercept(struct dmn_pipe *p, const lsp_msg *m, const char *body, siz
             root += 7;
         else if (lsp_get_string(m->params, "rootPath", &root))
             root = NULL;
+        if (!root || !*root) { /* else the first workspace folder */
+            const cJSON *wf = cJSON_GetObjectItemCaseSensitive(m->params, "workspaceFolders");
+            const cJSON *f0 = cJSON_IsArray(wf) ? cJSON_GetArrayItem(wf, 0) : NULL;
+            if (f0 && !lsp_get_string(f0, "uri", &root) && !strncmp(root, "file://", 7))
+                root += 7;
+            else
+                root = NULL;
+        }
         sk_free(p->root);
         p->root = root && *root ? sk_strdup(root) : NULL;
+        xfile_start(p);
         const cJSON *io = cJSON_GetObjectItemCaseSensitive(m->params, "initializationOptions");
         if (io) {
             char err[512];
@@ -780,15 +914,20 @@ int dmn_pipe_feed(struct dmn_pipe *p, const void *data, size_t n)
         }
         lsp_msg m;
         lsp_msg_error err;
-        int handled = 0;
+        int handled = 0, parsed = 0;
         if (!p->stopped && lsp_msg_parse(body, len, &m, &err) == 0) {
+            parsed = 1;
             handled = intercept(p, &m, body, len);
-            lsp_msg_free(&m);
         } else if (!p->stopped) {
             lsp_msg_error_free(&err);
         }
         if (!handled)
             dmn_session_handle(p->s, body, len);
+        if (parsed) {
+            if (!handled)
+                xfile_note(p, &m);
+            lsp_msg_free(&m);
+        }
         check_cancels(p);
         if (dmn_session_exited(p->s, NULL))
             break;
@@ -805,6 +944,10 @@ void dmn_pipe_stop(struct dmn_pipe *p)
     p->stopped = 1;
     dmn_infer_delete(p->w); /* aborts the running job; its request dies with the session */
     p->w = NULL;
+    ctx_index_delete(p->ix); /* no job borrows them any more */
+    p->ix = NULL;
+    ctx_ring_delete(p->ring);
+    p->ring = NULL;
     if (p->async_open)
         uv_close((uv_handle_t *)&p->async, on_closed);
     p->async_open = 0;

@@ -87,6 +87,7 @@ void dmn_config_defaults(struct dmn_config *c)
     c->prefix_tokens = 1024;
     c->suffix_tokens = 256;
     c->max_tokens = 64;
+    c->context_tokens = 512;
     c->cache_enable = 1;
     c->cache_max_bytes = (uint64_t)64 << 20;
     c->enable = 1;
@@ -223,6 +224,7 @@ int dmn_config_apply_json(struct dmn_config *c, const cJSON *obj, char *err, siz
         get_int(&e, b, "prefixTokens", 1, 16384, &c->prefix_tokens);
         get_int(&e, b, "suffixTokens", 0, 16384, &c->suffix_tokens);
         get_int(&e, b, "maxTokens", 1, 4096, &c->max_tokens);
+        get_int(&e, b, "contextTokens", 0, 8192, &c->context_tokens);
     }
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(obj, "cache");
     if (k && !cJSON_IsObject(k))

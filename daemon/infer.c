@@ -638,6 +638,7 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
     uint64_t t0 = sk_now_ns();
     atomic_fetch_add(&w->n_requests, 1);
     struct ctx_fim_prompt p = {0};
+    struct ctx_xfile_result xr = {0};
     struct buf out = {0};
     struct eng_sampler *smp = NULL;
     if (stopped(j)) {
@@ -660,6 +661,12 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
     /* budgets fit the context with room for the generation */
     int room = eng_model_n_ctx(m) - w->cfg.max_tokens - 64;
     int pb = w->cfg.prefix_tokens, sb = w->cfg.suffix_tokens;
+    /* cross-file snippets take at most a quarter of that room */
+    int xb = (j->xindex || j->xring) ? w->cfg.context_tokens : 0;
+    if (xb > room / 4)
+        xb = room / 4;
+    if (xb > 0)
+        room -= xb;
     if (room < 32)
         room = 32;
     if (pb + sb > room) {
@@ -678,7 +685,20 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
         fo.prefix_hint = w->last.window_start - j->prefix_doc_off;
     }
     uint64_t tp = sk_real_now_ns();
-    int rc = ctx_fim_build(&fo, &p);
+    int rc;
+    if (xb > 0) {
+        const char *xpath = j->uri && j->uri[0] ? j->uri : j->path;
+        struct ctx_xfile_opts xo = {.vocab = v, .index = j->xindex, .ring = j->xring,
+                                    .lang = j->lang, .path = xpath, .prefix = j->prefix,
+                                    .prefix_len = j->prefix_len, .suffix = j->suffix,
+                                    .suffix_len = j->suffix_len, .budget_tokens = xb};
+        rc = ctx_xfile_build(&xo, &xr);
+        if (rc) /* completion still works without the snippets */
+            SK_WARN("complete: cross-file context: %s", strerror(-rc));
+        fo.extra = xr.text;
+        fo.extra_len = xr.len;
+    }
+    rc = ctx_fim_build(&fo, &p);
     j->info.prompt_ms = (double)(sk_real_now_ns() - tp) / 1e6;
     if (rc) {
         j->rc = rc;
@@ -693,7 +713,7 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
     /* the cache */
     char settings[96];
     settings_str(w, mode, settings, sizeof settings);
-    struct cache_key key = {w->comp.id, CTX_FIM_TEMPLATE, settings, NULL, 0,
+    struct cache_key key = {w->comp.id, CTX_FIM_TEMPLATE, settings, xr.text, xr.len,
                             j->prefix + p.prefix_start, j->prefix_len - p.prefix_start,
                             j->suffix, p.suffix_end};
     struct cache_entry ce;
@@ -838,6 +858,7 @@ done:
     eng_sampler_free(smp);
     sk_free(out.s);
     ctx_fim_free(&p);
+    ctx_xfile_free(&xr);
 }
 
 /* ---- explain ------------------------------------------------------------------------------- */

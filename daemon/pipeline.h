@@ -39,6 +39,7 @@ struct dmn_config {
     int threads;                         /* 0 = all online CPUs (1 under 64 MB of weights) */
     int context_size;                    /* KV cells; 0 = model default (<= 4096) */
     int prefix_tokens, suffix_tokens, max_tokens;
+    int context_tokens;                  /* cross-file snippets budget; 0 = none */
     int cache_enable;
     uint64_t cache_max_bytes;
     char *cache_path; /* "" = cache_default_path */
@@ -48,12 +49,13 @@ struct dmn_config {
     int debounce_min_ms, debounce_max_ms;
 };
 /* Defaults: the bundled demo pair found next to the binary (dmn_config_models_dir), 1024/256/64
- * tokens, cache on (64 MiB), every language on, deadline 2000 ms, debounce 20..250 ms. */
+ * tokens (prefix/suffix/max), 512 cross-file context tokens, cache on (64 MiB), every language on, deadline 2000 ms, debounce 20..250 ms. */
 void dmn_config_defaults(struct dmn_config *c);
 void dmn_config_free(struct dmn_config *c);
 int dmn_config_copy(struct dmn_config *dst, const struct dmn_config *src);
 /* Merges a settings object ({models: {completion, completionDraft, explain, explainDraft},
- * threads, contextSize, budgets: {prefixTokens, suffixTokens, maxTokens}, cache: {enable,
+ * threads, contextSize, budgets: {prefixTokens, suffixTokens, maxTokens,
+ * contextTokens}, cache: {enable,
  * maxBytes, path}, languages: {id: bool}, enable, deadlineMs}) into c.  Unknown keys are
  * ignored; a value of the wrong type or out of range is skipped and described in err (the
  * others still apply).  Returns the number of bad values (0 = all good). */
@@ -108,6 +110,10 @@ struct dmn_job {
     char *suffix; size_t suffix_len;    /* window starting at the cursor */
     int n_candidates;
     int show_prompt;                    /* keep the rendered prompt (seekd complete) */
+    /* cross-file context sources, borrowed (NULL = none): the owner keeps them alive until the
+     * job is finished (both are thread-safe for the worker's lookups) */
+    ctx_index *xindex;
+    ctx_ring *xring;
     /* completion output */
     int rc;                             /* 0, -ECANCELED, or an error */
     int n_items;

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""`seekd complete --workspace DIR --show-prompt` puts the cross-file context in the prompt:
+a workspace with pkg/billing.py defining compute_total and main.py importing and calling it;
+completing in main.py must show the definition headed by its path comment right after
+BOS + fim_begin and before the current file's header, and must not without --workspace.
+A file under an ignored folder (node_modules) defining the same name must not appear.
+Exit 77 (skip) when the bundled demo model is absent.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.getcwd()
+SEEKD = os.environ.get("SEEKD_BIN", os.path.join(ROOT, "build", "release", "seekd"))
+MODEL = os.path.join(ROOT, "models", "seekd-demo-target.Q8_0.gguf")
+BOS_FIM = "<｜begin▁of▁sentence｜><｜fim▁begin｜>"
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def run(args, env):
+    r = subprocess.run([SEEKD, "complete", "--model", MODEL, "--no-cache", "--show-prompt"] + args,
+                       env=env, capture_output=True, timeout=120)
+    if r.returncode != 0:
+        fail("seekd complete %r: exit %d: %s" % (args, r.returncode, r.stderr.decode()[-400:]))
+    out = r.stdout.decode()
+    if "=== prompt" not in out:
+        fail("no prompt shown: %r" % out[:300])
+    return out.split("=== completion ===")[0]
+
+
+def main():
+    if not os.path.exists(MODEL):
+        print("skip: bundled demo model absent")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="seekd-xfile-")
+    try:
+        ws = os.path.join(tmp, "ws")
+        os.makedirs(os.path.join(ws, "pkg"))
+        os.makedirs(os.path.join(ws, "node_modules", "junk"))
+        defn = "def compute_total(items):\n    return sum(i.price for i in items)\n"
+        with open(os.path.join(ws, "pkg", "billing.py"), "w") as f:
+            f.write("TAX = 0.2\n\n\n" + defn)
+        with open(os.path.join(ws, "node_modules", "junk", "other.py"), "w") as f:
+            f.write("def compute_total(items):\n    return 'IGNORED_COPY'\n")
+        main_py = os.path.join(ws, "main.py")
+        with open(main_py, "w") as f:
+            f.write("from pkg.billing import compute_total\n\n\ndef report(items):\n"
+                    "    total = compute_total(items)\n    return total\n")
+        env = dict(os.environ)
+        env["XDG_CONFIG_HOME"] = os.path.join(tmp, "config")
+        env["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")
+        # line 6 col 5: before "return total"
+        p = run(["--workspace", ws, main_py, "6", "5"], env)
+        snip = BOS_FIM + "# pkg/billing.py\n"
+        i = p.find(snip)
+        if i < 0:
+            fail("no cross-file snippet headed by '# pkg/billing.py' after BOS+fim_begin:\n" + p)
+        j = p.find(defn, i)
+        h = p.find("# main.py\n")
+        if j < 0 or h < 0 or not (i < j < h):
+            fail("definition not between the snippet header and the file header:\n" + p)
+        if "IGNORED_COPY" in p or "node_modules" in p:
+            fail("ignored folder leaked into the prompt:\n" + p)
+        if p.count("# main.py") != 1:
+            fail("the current file appears as a snippet:\n" + p)
+        # control: without --workspace no cross-file context
+        q = run([main_py, "6", "5"], env)
+        if "pkg/billing.py" in q or "sum(i.price" in q:
+            fail("snippet without --workspace:\n" + q)
+        # budgets.contextTokens 0 turns it off
+        os.makedirs(os.path.join(tmp, "config", "seekd"))
+        with open(os.path.join(tmp, "config", "seekd", "config.json"), "w") as f:
+            f.write('{"budgets": {"contextTokens": 0}}')
+        q = run(["--workspace", ws, main_py, "6", "5"], env)
+        if "pkg/billing.py" in q:
+            fail("snippet with budgets.contextTokens 0:\n" + q)
+        print("xfile wiring ok: snippet at %d, %d prompt bytes" % (i, len(p)))
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
