@@ -4,6 +4,9 @@ a workspace with pkg/billing.py defining compute_total and main.py importing and
 completing in main.py must show the definition headed by its path comment right after
 BOS + fim_begin and before the current file's header, and must not without --workspace.
 A file under an ignored folder (node_modules) defining the same name must not appear.
+Then `seekd lsp` without a root: the prompt (promptTokens of seekd/lastCompletion) grows when
+the defining file is opened (didOpen indexes the editor's text), shrinks back to the same size
+when didChangeWatchedFiles deletes it, and grows again after a didChange of it (index / ring).
 Exit 77 (skip) when the bundled demo model is absent.
 """
 import os
@@ -11,8 +14,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.getcwd()
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from demo import Client  # noqa: E402
 SEEKD = os.environ.get("SEEKD_BIN", os.path.join(ROOT, "build", "release", "seekd"))
 MODEL = os.path.join(ROOT, "models", "seekd-demo-target.Q8_0.gguf")
 BOS_FIM = "<｜begin▁of▁sentence｜><｜fim▁begin｜>"
@@ -80,10 +86,69 @@ def main():
         q = run(["--workspace", ws, main_py, "6", "5"], env)
         if "pkg/billing.py" in q:
             fail("snippet with budgets.contextTokens 0:\n" + q)
+        os.remove(os.path.join(tmp, "config", "seekd", "config.json"))
+        lsp_part(tmp, env)
         print("xfile wiring ok: snippet at %d, %d prompt bytes" % (i, len(p)))
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def lsp_part(tmp, env):
+    c = Client([SEEKD, "lsp"], env=env)
+    settings = {"models": {"completion": MODEL}, "threads": 1, "budgets": {"maxTokens": 4},
+                "cache": {"enable": False}}
+    c.call("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {},
+                          "initializationOptions": settings})
+    c.notify("initialized", {})
+    st = c.wait_notification(lambda n: n["method"] == "seekd/status" and
+                             n["params"]["state"] in ("ready", "error"))
+    if not st or st["params"]["state"] != "ready":
+        fail("lsp: model not ready: %r" % st)
+    d = os.path.join(tmp, "lspws")
+    main_uri, bill_uri = "file://" + d + "/main.py", "file://" + d + "/billing.py"
+    text = ("from billing import compute_total\n\n\ndef report(items):\n"
+            "    total = compute_total(items)\n    return total\n")
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": main_uri, "languageId": "python",
+                                                       "version": 1, "text": text}})
+
+    def prompt_tokens():
+        r = c.call("textDocument/inlineCompletion",
+                   {"textDocument": {"uri": main_uri}, "position": {"line": 5, "character": 4},
+                    "context": {"triggerKind": 1}})
+        if "result" not in r:
+            fail("lsp: inlineCompletion %r" % r)
+        info = c.call("seekd/lastCompletion", None)["result"]
+        if not info or info["source"] != "model":
+            fail("lsp: lastCompletion %r" % info)
+        return info["promptTokens"]
+
+    def until(pred, what):
+        # the index worker is asynchronous: poll (each poll is one completion)
+        for _ in range(50):
+            n = prompt_tokens()
+            if pred(n):
+                return n
+            time.sleep(0.1)
+        fail("lsp: %s (promptTokens %d)" % (what, n))
+
+    base = prompt_tokens()
+    bill = "def compute_total(items):\n    return sum(i.price for i in items)\n"
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": bill_uri, "languageId": "python",
+                                                       "version": 1, "text": bill}})
+    grown = until(lambda n: n > base, "didOpen of the defining file did not add a snippet")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": bill_uri, "type": 3}]})
+    until(lambda n: n == base, "didChangeWatchedFiles deleted did not drop the snippet")
+    c.notify("textDocument/didChange",
+             {"textDocument": {"uri": bill_uri, "version": 2},
+              "contentChanges": [{"range": {"start": {"line": 1, "character": 4},
+                                            "end": {"line": 1, "character": 4}},
+                                  "text": "x = 1\n    "}]})
+    until(lambda n: n > base, "didChange of the defining file did not add context")
+    code = c.close()
+    if code != 0:
+        fail("lsp: exit code %s" % code)
+    print("lsp: promptTokens %d without, %d with the snippet" % (base, grown))
 
 
 if __name__ == "__main__":
