@@ -161,6 +161,7 @@ fresh:
 
 # The VS Code extension packaged offline into a .vsix (node_modules come from its package-lock).
 vsix: deps
+	mkdir -p editors/vscode/build
 	cd editors/vscode && npx tsc -p . && npx vsce package --allow-missing-repository --skip-license -o build/seekd.vsix
 
 # The offline bundle (tools/dist.sh): build/dist/seekd-VERSION-linux-x86_64.tar.gz with the binary,
