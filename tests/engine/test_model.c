@@ -11,6 +11,7 @@
 #include "engine/model_int.h"
 #include "engine/quant.h"
 #include "tests/test.h"
+#include "tests/engine/make_model.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,33 +20,6 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
-
-/* Writes a model with tools/make_model.py; extra args end with NULL.  Returns the path. */
-static const char *make_model(const char *name, ...)
-{
-    static char path[4][600];
-    static int slot;
-    char *p = path[slot++ & 3];
-    snprintf(p, 600, "%s/%s.gguf", test_tmpdir(), name);
-    const char *argv[40] = {"/usr/bin/python3", "tools/make_model.py", p};
-    int n = 3;
-    va_list ap;
-    va_start(ap, name);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 38)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
-    ASSERT_MSG(rc == 0, "spawn python3: %s", strerror(rc));
-    int st;
-    ASSERT(waitpid(pid, &st, 0) == pid);
-    ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "make_model.py %s failed", name);
-    return p;
-}
 
 struct tm_ {
     struct eng_gguf *g;

@@ -11,41 +11,13 @@
 #include "engine/engine.h"
 #include "tests/engine/gguf_writer.h"
 #include "tests/test.h"
+#include "tests/engine/make_model.h"
 
 #include <math.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
-
-/* Writes a model with tools/make_model.py into the test's tmpdir; extra args end with NULL. */
-static const char *make_model(const char *name, ...)
-{
-    static char path[6][600];
-    static int slot;
-    char *p = path[slot++ % 6];
-    snprintf(p, 600, "%s/%s.gguf", test_tmpdir(), name);
-    const char *argv[40] = {"/usr/bin/python3", "tools/make_model.py", p, "-q"};
-    int n = 4;
-    va_list ap;
-    va_start(ap, name);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 38)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    if (access(argv[0], X_OK))
-        SKIP("no /usr/bin/python3");
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
-    ASSERT_MSG(rc == 0, "spawn python3: %s", strerror(rc));
-    int st;
-    ASSERT(waitpid(pid, &st, 0) == pid);
-    ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "make_model.py %s failed", name);
-    return p;
-}
 
 struct tm_ {
     struct eng_gguf *g;
