@@ -510,31 +510,104 @@ static size_t guard_suffix_len(const char *suffix, size_t slen)
     return e;
 }
 
+/* Reserved words that tree-sitter grammars accept as identifiers where the keyword itself is
+ * not expected (keyword extraction makes them contextual): "return if not in x" parses in
+ * tree-sitter-python as `return (if) not in x`, a comparison with an identifier named "if".
+ * Only words no program can use as a plain identifier are listed (no contextual keywords such
+ * as Python's match/type or JavaScript's of/get/async). */
+static int reserved_word(enum ctx_lang lang, const char *w, size_t n)
+{
+    static const char *const py[] = {
+        "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
+        "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+        "with", "yield", "None", "True", "False", NULL};
+    static const char *const js[] = {
+        "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete",
+        "do", "else", "export", "extends", "finally", "for", "function", "if", "import", "in",
+        "instanceof", "new", "return", "super", "switch", "this", "throw", "try", "typeof",
+        "var", "void", "while", "with", NULL};
+    static const char *const c[] = {
+        "break", "case", "continue", "default", "do", "else", "for", "goto", "if", "return",
+        "sizeof", "switch", "while", NULL};
+    static const char *const go[] = {
+        "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough",
+        "for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range",
+        "return", "select", "struct", "switch", "type", "var", NULL};
+    static const char *const rust[] = {
+        "as", "break", "const", "continue", "else", "enum", "fn", "for", "if", "impl", "in",
+        "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static",
+        "struct", "trait", "type", "unsafe", "use", "where", "while", NULL};
+    static const char *const java[] = {
+        "break", "case", "catch", "class", "continue", "default", "do", "else", "extends",
+        "finally", "for", "if", "implements", "import", "instanceof", "interface", "new",
+        "package", "return", "switch", "throw", "throws", "try", "while", NULL};
+    const char *const *list;
+    switch (lang) {
+    case CTX_LANG_PYTHON: list = py; break;
+    case CTX_LANG_JAVASCRIPT:
+    case CTX_LANG_TYPESCRIPT:
+    case CTX_LANG_TSX: list = js; break;
+    case CTX_LANG_C:
+    case CTX_LANG_CPP: list = c; break;
+    case CTX_LANG_GO: list = go; break;
+    case CTX_LANG_RUST: list = rust; break;
+    case CTX_LANG_JAVA: list = java; break;
+    default: return 0;
+    }
+    for (; *list; list++)
+        if (strlen(*list) == n && memcmp(*list, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* What count_errors looks at: the parsed text, its language, the byte range [lo, hi) and the
+ * insertion point ins (the cursor). */
+struct err_scope {
+    const char *text;
+    size_t len;
+    enum ctx_lang lang;
+    uint32_t lo, hi, ins;
+};
+
 /* The error cost of the tree under node within [lo, hi): one per ERROR or MISSING node, plus one
- * per token inside an ERROR node that starts at or after ins (the cursor).  The tokens matter
- * because while typing the cursor's statement is usually broken already: junk appended to it
- * lands in the same ERROR node without adding a node ("def most_exp" + "    if not in x:"),
- * while a completion that repairs it leaves no token in one ("def most_exp" + "ensive(a):"). */
-static int count_errors(TSNode node, uint32_t lo, uint32_t hi, uint32_t ins, int in_error)
+ * per token inside an ERROR node that starts at or after ins (the cursor), plus one per
+ * identifier ending at or after ins whose text is a reserved word (reserved_word).  The tokens
+ * matter because while typing the cursor's statement is usually broken already: junk appended
+ * to it lands in the same ERROR node without adding a node ("def most_exp" + "    if not in
+ * x:"), while a completion that repairs it leaves no token in one ("def most_exp" +
+ * "ensive(a):"). */
+static int count_errors(TSNode node, const struct err_scope *sc, int in_error)
 {
     int n = 0;
-    if (ts_node_end_byte(node) < lo || ts_node_start_byte(node) > hi)
+    uint32_t sb = ts_node_start_byte(node), eb = ts_node_end_byte(node);
+    if (eb < sc->lo || sb > sc->hi)
         return 0;
     if (ts_node_is_missing(node))
         return 1;
     uint32_t k = ts_node_child_count(node);
-    if (in_error && k == 0 && ts_node_start_byte(node) >= ins)
+    if (in_error && k == 0 && sb >= sc->ins)
         return 1;
-    if (!ts_node_has_error(node) && !in_error)
+    if (k == 0 && eb >= sc->ins && eb <= sc->len && eb - sb <= 16 &&
+        strcmp(ts_node_type(node), "identifier") == 0 &&
+        reserved_word(sc->lang, sc->text + sb, eb - sb))
+        return 1;
+    /* error-free subtrees are skipped unless they reach the insertion (reserved words) */
+    if (!ts_node_has_error(node) && !in_error && eb < sc->ins)
         return 0;
     if (strcmp(ts_node_type(node), "ERROR") == 0) {
         n++;
         in_error = 1;
-        if (k == 0 && ts_node_start_byte(node) >= ins)
+        if (k == 0 && sb >= sc->ins)
             n++;
     }
-    for (uint32_t i = 0; i < k; i++)
-        n += count_errors(ts_node_child(node, i), lo, hi, ins, in_error);
+    TSTreeCursor cur = ts_tree_cursor_new(node);
+    if (ts_tree_cursor_goto_first_child(&cur)) {
+        do
+            n += count_errors(ts_tree_cursor_current_node(&cur), sc, in_error);
+        while (ts_tree_cursor_goto_next_sibling(&cur));
+    }
+    ts_tree_cursor_delete(&cur);
     return n;
 }
 
@@ -613,7 +686,8 @@ static int guard_errors(struct guard *g, const char *t, size_t tn)
     ts_tree_delete(old);
     if (!tree)
         return -1;
-    int n = count_errors(ts_tree_root_node(tree), g->lo, UINT32_MAX, (uint32_t)g->plen, 0);
+    struct err_scope sc = {g->buf.p, g->buf.len, g->lang, g->lo, UINT32_MAX, (uint32_t)g->plen};
+    int n = count_errors(ts_tree_root_node(tree), &sc, 0);
     ts_tree_delete(tree);
     return n;
 }
@@ -657,7 +731,8 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
     if (!g.base)
         goto out;
     g.lo = region_start(g.base, g.prefix, g.plen);
-    int base = count_errors(ts_tree_root_node(g.base), g.lo, UINT32_MAX, (uint32_t)g.plen, 0);
+    struct err_scope sc = {g.buf.p, g.buf.len, lang, g.lo, UINT32_MAX, (uint32_t)g.plen};
+    int base = count_errors(ts_tree_root_node(g.base), &sc, 0);
     int e = guard_errors(&g, t, *tn);
     if (e < 0) {
         rc = g.buf.oom ? -ENOMEM : 0;
