@@ -14,13 +14,13 @@
  * Then the same kernels with the weight in L2 on one thread (CPU time): the compute ceiling.
  * Env: SEEKD_BENCH_TYPES=Q4_0,Q8_0,... (default: every type with SIMD kernels),
  *      SEEKD_BENCH_MB, SEEKD_BENCH_THREADS (default 2), SEEKD_BENCH_REPS (default 5).
- * The bench waits (up to a minute) for the 1-minute load average to fall below 1.0 and prints
- * the load it ran under; figures taken on a busy machine are marked BUSY.
+ * The bench refuses to time a busy machine (dmn__bench_quiet_begin: load average, other
+ * processes' CPU use; SEEKD_BENCH_FORCE=1 overrides and marks the output NOT VALID).
  */
 #include "base.h"
+#include "daemon/commands.h"
 #include "engine/engine.h"
 
-#include <emmintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +37,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double loadavg1(void)
-{
-    double l[3] = {0, 0, 0};
-    return getloadavg(l, 1) == 1 ? l[0] : -1;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -52,34 +46,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ---- streaming read bandwidth ---------------------------------------------------------------- */
-struct bw_job {
-    const uint8_t *buf;
-    size_t size;
-    uint64_t sink[64];
-};
-static void bw_worker(void *arg, int ith, int nth)
-{
-    struct bw_job *j = arg;
-    size_t per = j->size / (size_t)nth / 64 * 64;
-    const __m128i *p = (const __m128i *)(j->buf + per * (size_t)ith), *e = p + per / 16;
-    __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
-    for (; p < e; p += 4) {
-        a0 = _mm_add_epi64(a0, _mm_load_si128(p));
-        a1 = _mm_add_epi64(a1, _mm_load_si128(p + 1));
-        a2 = _mm_add_epi64(a2, _mm_load_si128(p + 2));
-        a3 = _mm_add_epi64(a3, _mm_load_si128(p + 3));
-    }
-    __m128i s = _mm_add_epi64(_mm_add_epi64(a0, a1), _mm_add_epi64(a2, a3));
-    j->sink[ith % 64] = (uint64_t)_mm_cvtsi128_si64(s);
-}
-static double bw_once(struct eng_pool *pool, struct bw_job *j)
-{
-    double t0 = now_s();
-    eng_pool_run(pool, bw_worker, j);
-    return (double)j->size / (now_s() - t0) / 1e9;
 }
 
 /* ---- weights ------------------------------------------------------------------------------- */
@@ -208,30 +174,20 @@ int main(void)
                                         ENG_TYPE_Q3_K, ENG_TYPE_Q2_K, ENG_TYPE_F16, ENG_TYPE_BF16,
                                         ENG_TYPE_F32};
 
-    double load = loadavg1();
-    for (int waited = 0; load >= 1.0 && waited < 60; waited += 5) {
-        if (waited == 0)
-            printf("waiting for the machine to settle (load %.2f)...\n", load);
-        sleep(5);
-        load = loadavg1();
-    }
-    int busy = load >= 1.0;
-
+    struct dmn__quiet q;
+    if (dmn__bench_quiet_begin(&q, "bench_kernels", -1, 120, 0))
+        return 3;
     struct eng_pool *pool;
     if (eng_pool_new(threads, &pool) != 0)
         return 1;
-    printf("bench_kernels: kernels %s, %d threads, load %.2f%s\n", eng_kernels_isa(),
-           eng_pool_threads(pool), load, busy ? "  ** BUSY: figures unreliable **" : "");
-
-    /* bandwidth buffer: 1 GiB, touched once */
-    struct bw_job bj = {.size = (size_t)1 << 30};
-    uint8_t *bwmem = sk_malloc(bj.size + 64);
-    bj.buf = (const uint8_t *)(((uintptr_t)bwmem + 63) & ~(uintptr_t)63);
-    memset((void *)bj.buf, 1, bj.size);
+    printf("bench_kernels: kernels %s, %d threads\n", eng_kernels_isa(), eng_pool_threads(pool));
+    struct dmn__bw *bj;
+    if (dmn__bw_new(dmn__bench_bw_bytes(), threads, &bj) != 0)
+        return 1;
     double bw_all[256];
     int n_bw = 0;
     for (int i = 0; i < 3; i++)
-        bw_all[n_bw++] = bw_once(pool, &bj);
+        bw_all[n_bw++] = dmn__bw_run(bj, 3) / 1e9;
 
     float *x = sk_malloc(sizeof(float) * COLS * 17);
     float *y = sk_malloc(sizeof(float) * 5504 * 17);
@@ -258,7 +214,7 @@ int main(void)
         pass_once(pool, &s, x, 1, y, &sc); /* warm-up: page faults, caches */
         double t1[99], bw[99];
         for (int r = 0; r < reps; r++) { /* alternate: bandwidth, 1-token pass */
-            bw[r] = bw_once(pool, &bj);
+            bw[r] = dmn__bw_run(bj, 3) / 1e9;
             if (n_bw < 256)
                 bw_all[n_bw++] = bw[r];
             t1[r] = pass_once(pool, &s, x, 1, y, &sc);
@@ -280,13 +236,13 @@ int main(void)
         sk_free(s.mem);
     }
     double mb = median(bw_all, n_bw);
-    printf("memory read bandwidth (%d threads, streaming, median of %d): %.1f GB/s%s\n",
-           eng_pool_threads(pool), n_bw, mb, busy ? "  ** BUSY **" : "");
-    printf("load average at the end: %.2f\n", loadavg1());
+    printf("memory read bandwidth (%d threads, %zu MiB, %s loads, best of 3 passes, median of "
+           "%d): %.1f GB/s\n", threads, dmn__bw_size(bj) >> 20, dmn__bw_isa(bj), n_bw, mb);
+    dmn__bench_quiet_end(&q);
     eng_mm_scratch_free(&sc);
     sk_free(x);
     sk_free(y);
-    sk_free(bwmem);
+    dmn__bw_free(bj);
     eng_pool_delete(pool);
     return 0;
 }

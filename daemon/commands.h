@@ -5,6 +5,7 @@
 #ifndef SEEKD_DAEMON_COMMANDS_H
 #define SEEKD_DAEMON_COMMANDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 int cmd_version(int argc, char **argv);
@@ -38,6 +39,36 @@ int dmn__parse_int(const char *s, long lo, long hi, long *out);
 int dmn__spec_wanted(int argc, char **argv);
 int cmd_spec_generate(int argc, char **argv);
 int cmd_spec_bench(int argc, char **argv);
+/* Shared by the timing benchmarks (daemon/cmd_bench.c; seekd bench and the bench/ programs).
+ * Output goes to stdout, so the conditions of a run travel with its figures.
+ * dmn__bench_quiet_begin waits up to wait_s seconds until the 1-minute load average is at most
+ * max_load (< 0: 0.75 x cores) and, over a 2-second window while we sleep, other processes use
+ * under 0.15 cores (from /proc/stat).  Returns 0 to go ahead, or -EBUSY (message printed)
+ * unless force or the environment's SEEKD_BENCH_FORCE=1 says to time anyway, which prints a
+ * loud warning and sets q->busy.  dmn__bench_quiet_end prints the other processes' CPU use and
+ * the stolen time during the timing and returns 1 (with a warning) if the run was not quiet. */
+struct dmn__quiet {
+    const char *who;
+    double load0, others0, busy_t0, steal_t0, self_t0, t0;
+    int busy;
+};
+int dmn__bench_quiet_begin(struct dmn__quiet *q, const char *who, double max_load, long wait_s,
+                           int force);
+int dmn__bench_quiet_end(struct dmn__quiet *q);
+int dmn__bench_forced(void); /* SEEKD_BENCH_FORCE set and not "0" */
+double dmn__loadavg1(void);
+double dmn__peak_rss_mib(void); /* this process's peak RSS so far */
+/* Read bandwidth: a buffer of `bytes` (every page written), read by n_threads threads of its
+ * own pool, each its contiguous share, with the widest vector loads the CPU has.  dmn__bw_run
+ * returns bytes/s, the best of `passes` passes.  dmn__bench_bw_bytes: SEEKD_BENCH_BW_MB MiB,
+ * default 1024 (far beyond the last-level cache). */
+struct dmn__bw;
+int dmn__bw_new(size_t bytes, int n_threads, struct dmn__bw **out); /* 0 or -errno */
+double dmn__bw_run(struct dmn__bw *bw, int passes);
+size_t dmn__bw_size(const struct dmn__bw *bw);
+const char *dmn__bw_isa(const struct dmn__bw *bw);
+void dmn__bw_free(struct dmn__bw *bw);
+size_t dmn__bench_bw_bytes(void);
 
 #define SEEKD_COMMANDS                                                                            \
     {"version", "print the version", cmd_version},                                                \
