@@ -18,7 +18,7 @@ size_t eng__act_row_size(enum eng__act kind, int64_t n)
 {
     if (n <= 0)
         return 0;
-    size_t qs = eng__align64((size_t)(n + 127) / 128 * 128), nb16 = (size_t)eng__act_nb16(n);
+    size_t qs = eng__act_qbytes(n), nb16 = (size_t)eng__act_nb16(n);
     switch (kind) {
     case ENG__ACT_F32: /* + 64: rows of 4 KB multiples would alias in L1 sets */
         return eng__align64((size_t)n * 4) + 64;
@@ -55,7 +55,7 @@ static void quant_act_32(const float *x, void *act, int64_t n, int has_s)
     int32_t *is = (int32_t *)eng__act_isum(act, n);
     float *sm = (float *)eng__act_s(act, n);
     int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
-    memset(qs, 0, (size_t)(n + 127) / 128 * 128);
+    memset(qs, 0, eng__act_qbytes(n));
     for (int64_t b = 0; b < nb16; b++) {
         int64_t k = eng__act_bslot(b);
         if (b >= nb) {

@@ -93,11 +93,14 @@ static inline eng__bf16 eng__f32_to_bf16(float f)
 /* ---- activation rows ---------------------------------------------------------------------
  * The dot products read activations quantised into our own row layout (never stored in files,
  * so it is chosen for the kernels).  A row of n elements (n a multiple of the kind's block):
- *   int8   qs[N]        at offset 0, N = n rounded up to 128 (zero padded).  Kinds Q8_0/Q8_1
- *                       store each group of 4 blocks "quad-permuted": element i of block b at
- *                       eng__act_qpos(b, i) = (b/4)*128 + (i/16)*64 + (b%4)*16 + i%16, so one
- *                       64-byte load holds the first (or second) halves of 4 blocks, matching the
- *                       low (high) nibbles of 4 Q4_0 blocks.  Kind Q8_K keeps element order.
+ *   int8   qs[N]        at offset 0, N = n rounded up to 512 (zero padded).  Kinds Q8_0/Q8_1
+ *                       store each group of 16 blocks (512 bytes) "transposed": 8 registers of
+ *                       64 bytes, register 4 * (i / 16) + (i % 16) / 4, 4-byte lane
+ *                       eng__lane16(b), byte i % 4 holds element i of block b
+ *                       (eng__act_qpos).  One VNNI dot of a register against the matching
+ *                       weight register adds 4 elements of each of 16 blocks into that block's
+ *                       own lane, so 8 dots give the 16 exact block sums with no folding.
+ *                       Kind Q8_K keeps element order.
  *   float  d[NB]        at offset align64(N): per-block scale (NB = blocks rounded up to 16,
  *                       zero padded; block b at eng__act_bslot(b)) for Q8_0/Q8_1; for Q8_K
  *                       one per 256 (n/256 entries, in order)
@@ -119,18 +122,19 @@ static inline size_t eng__align64(size_t n) { return (n + 63) & ~(size_t)63; }
 /* Bytes of one activation row of n elements; 0 if n does not fit the kind's block. */
 size_t eng__act_row_size(enum eng__act kind, int64_t n);
 static inline int64_t eng__act_nb16(int64_t n) { return (n / ENG__QK + 15) / 16 * 16; }
+/* Lane of block b within its group of 16: the 4x4 transpose 4 * (j % 4) + j / 4 (j = b % 16).
+ * The per-block activation arrays (d, isum, s) of kinds Q8_0/Q8_1 are stored in this order too. */
+static inline int eng__lane16(int64_t b) { int j = (int)(b % 16); return 4 * (j % 4) + j / 4; }
 static inline size_t eng__act_qpos(int64_t b, int i)
 {
-    return (size_t)(b / 4) * 128 + (size_t)(i / 16) * 64 + (size_t)(b % 4) * 16 + (size_t)(i % 16);
+    return (size_t)(b / 16) * 512 + (size_t)(4 * (i / 16) + (i % 16) / 4) * 64 +
+           (size_t)eng__lane16(b) * 4 + (size_t)(i % 4);
 }
-/* Lane of block b within its group of 16: the 4x4 transpose 4 * (j % 4) + j / 4 (j = b % 16),
- * the order in which VNNI dots folded with pack + multiply-add deliver the block sums.  The
- * per-block activation arrays (d, isum, s) of kinds Q8_0/Q8_1 are stored in this order too. */
-static inline int eng__lane16(int64_t b) { int j = (int)(b % 16); return 4 * (j % 4) + j / 4; }
+static inline size_t eng__act_qbytes(int64_t n) { return (size_t)(n + 511) / 512 * 512; }
 static inline int64_t eng__act_bslot(int64_t b) { return b / 16 * 16 + eng__lane16(b); }
 static inline const float *eng__act_d(const void *row, int64_t n)
 {
-    return (const float *)((const char *)row + eng__align64((size_t)(n + 127) / 128 * 128));
+    return (const float *)((const char *)row + eng__act_qbytes(n));
 }
 static inline const int32_t *eng__act_isum(const void *row, int64_t n) /* Q8_0/Q8_1 */
 {

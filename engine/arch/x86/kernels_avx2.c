@@ -95,21 +95,32 @@ AI __m256i unpack32(const enum k32 kind, const void *w, int64_t b, float *d, flo
     return q;
 }
 
-/* Eight blocks' 8-lane sums -> one register of 8 block sums, block r in lane r. */
-AI __m256i sum8(const __m256i l[8])
+/* 8x8 transpose of dwords: r[j] dword i <- r[i] dword j. */
+AI void tr8(__m256i r[8])
 {
-    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
-    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(l[4], l[5]), _mm256_hadd_epi32(l[6], l[7]));
-    __m128i s03 = _mm_add_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1));
-    __m128i s47 = _mm_add_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1));
-    return _mm256_set_m128i(s47, s03);
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
+        r[4 + j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
+    }
 }
 
-/* Blocks in groups of 16; block j of a group belongs in lane eng__lane16(j) = 4(j%4) + j/4, so
- * the accumulator for lanes 0..7 takes blocks {0,4,8,12,1,5,9,13} and the one for lanes 8..15
- * blocks {2,6,10,14,3,7,11,15}.  Lanes of blocks past the end get 0 * 0 added, which leaves an
- * accumulator bit-identical (it starts at +0, and round-to-nearest never makes -0 out of a sum
- * that is not all -0). */
+/* Blocks in groups of 16, block j of a group in lane eng__lane16(j) = 4(j%4) + j/4 (its own
+ * inverse).  The weights of a group are transposed to the activation's layout (quant.h): for
+ * lane half h, register R holds in dword i the elements 16(R/4) + 4(R%4).. of the block of lane
+ * 8h + i, so each token needs 8 multiply-adds per half and no horizontal folding.  Lanes of
+ * blocks past the end get 0 * 0 added, which leaves an accumulator bit-identical (it starts at
+ * +0, and round-to-nearest never makes -0 out of a sum that is not all -0). */
 AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
               float *out)
 {
@@ -126,40 +137,33 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
         acc[t][0] = acc[t][1] = accm[t][0] = accm[t][1] = _mm256_setzero_ps();
     }
     const __m256i ones = _mm256_set1_epi16(1);
-    /* from block-order sums A (blocks 0..7) and B (8..15) to lane order */
-    const __m256i pa_lo = _mm256_setr_epi32(0, 4, 0, 4, 1, 5, 1, 5), pa_hi = _mm256_setr_epi32(2, 6, 2, 6, 3, 7, 3, 7);
     for (int64_t g = 0; g < nb; g += 16) {
         int nv = nb - g < 16 ? (int)(nb - g) : 16;
         __m256i q[16], aq[16];
         float d[16] = {0}, m[16] = {0};
-        for (int r = 0; r < nv; r++) {
-            int j = eng__lane16(r);
-            q[r] = unpack32(kind, w, g + r, &d[j], &m[j]);
-            aq[r] = has_min ? q[r] : _mm256_sign_epi8(q[r], q[r]);
+        for (int l = 0; l < 16; l++) {
+            int r = eng__lane16(l);
+            q[l] = r < nv ? unpack32(kind, w, g + r, &d[l], &m[l]) : _mm256_setzero_si256();
         }
+        tr8(q);
+        tr8(q + 8);
+        for (int r = 0; r < 16; r++)
+            aq[r] = has_min ? q[r] : _mm256_sign_epi8(q[r], q[r]);
         __m256 dw[2] = {_mm256_loadu_ps(d), _mm256_loadu_ps(d + 8)};
         __m256 mw[2] = {_mm256_loadu_ps(m), _mm256_loadu_ps(m + 8)};
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            __m256i l[16];
-            for (int r = 0; r < 16; r++) {
-                if (r >= nv) {
-                    l[r] = _mm256_setzero_si256();
-                    continue;
-                }
-                const int8_t *xb = xq[t] + eng__act_qpos(g + r, 0);
-                __m256i xv = _mm256_loadu2_m128i((const __m128i *)(xb + 64), (const __m128i *)xb);
-                __m256i p = has_min ? _mm256_maddubs_epi16(q[r], xv)
-                                    : _mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(xv, q[r]));
-                l[r] = _mm256_madd_epi16(p, ones);
-            }
-            __m256i A = sum8(l), B = sum8(l + 8);
-            __m256i lane[2] = {
-                _mm256_blend_epi32(_mm256_permutevar8x32_epi32(A, pa_lo), _mm256_permutevar8x32_epi32(B, pa_lo), 0xCC),
-                _mm256_blend_epi32(_mm256_permutevar8x32_epi32(A, pa_hi), _mm256_permutevar8x32_epi32(B, pa_hi), 0xCC)};
+            const int8_t *x = xq[t] + g * 32;
             for (int h = 0; h < 2; h++) {
+                __m256i lane = _mm256_setzero_si256();
+                for (int r = 0; r < 8; r++) {
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(x + 64 * r + 32 * h));
+                    __m256i p = has_min ? _mm256_maddubs_epi16(q[8 * h + r], xv)
+                                        : _mm256_maddubs_epi16(aq[8 * h + r], _mm256_sign_epi8(xv, q[8 * h + r]));
+                    lane = _mm256_add_epi32(lane, _mm256_madd_epi16(p, ones));
+                }
                 __m256 s = _mm256_mul_ps(dw[h], _mm256_loadu_ps(xd[t] + g + 8 * h));
-                acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lane[h]), s, acc[t][h]);
+                acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lane), s, acc[t][h]);
                 if (has_min)
                     accm[t][h] = _mm256_fmadd_ps(mw[h], _mm256_loadu_ps(xs[t] + g + 8 * h), accm[t][h]);
             }
@@ -472,16 +476,16 @@ static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
     float *d = (float *)eng__act_d(act, n), *sm = (float *)eng__act_s(act, n);
     int32_t *is = (int32_t *)eng__act_isum(act, n);
     int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
-    if (nb % 4) /* zero the unused part of the last quad */
-        memset(qs + nb / 4 * 128, 0, 128);
+    if (nb % 16) /* zero the unused part of the last group */
+        memset(qs + nb / 16 * 512, 0, 512);
     for (int64_t b = 0; b < nb; b++) {
         float amax = amax_of(x + b * ENG__QK, ENG__QK);
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int8_t q[ENG__QK];
         __m256i sa, sb;
         q32(x + b * ENG__QK, id, q, &sa, &sb);
-        memcpy(qs + eng__act_qpos(b, 0), q, 16);
-        memcpy(qs + eng__act_qpos(b, 16), q + 16, 16);
+        for (int i = 0; i < ENG__QK; i += 4)
+            memcpy(qs + eng__act_qpos(b, i), q + i, 4);
         int64_t k = eng__act_bslot(b);
         d[k] = amax / 127.0f;
         is[k] = hsum_epi32(_mm256_add_epi32(sa, sb));

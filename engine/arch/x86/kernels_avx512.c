@@ -5,8 +5,9 @@
  *
  * Workload: one weight row against 1..8 activation rows per call.  Everything that depends only
  * on the weight (nibble unpacking, scales, bias corrections) is done once per block and shared
- * by the tokens.  Per token, 512 weights of a 32-element type cost 8 VNNI dots, 6 fold
- * instructions (4..9 by type), a correction, a convert, a scale multiply and an FMA; 256 weights
+ * by the tokens.  Per token, 512 weights of a 32-element type cost 8 VNNI dots (the weights are
+ * transposed once per group into the activation's layout, so no folding), a correction, a
+ * convert, a scale multiply and an FMA; 256 weights
  * of a K-quant cost 4 VNNI byte dots, 4 VNNI word dots (sub-block scales), a convert and an FMA
  * (plus 4 for the mins).
  *
@@ -20,6 +21,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 
 #define AI static inline __attribute__((always_inline))
 
@@ -49,12 +51,13 @@ AI int hsum_epi32(__m512i v)
 }
 
 /* ---- 32-element types ----------------------------------------------------------------------
- * Blocks go in groups of 16 (one float lane each) and quads of 4: one 64-byte register holds
- * the first halves (elements 0..15) of 4 blocks, another the second halves, matching the
- * quad-permuted activation layout.  Per token and quad: two VNNI dots give 4 lanes per block;
- * per group, two permute-add levels fold them into one exact sum per block, then one convert,
- * one scale multiply and one FMA serve 16 blocks.  Q4_0/Q5_0 use the unsigned levels and
- * subtract offset * sum(x) per block; Q8_0 adds 128 to the weights and subtracts 128 * sum(x). */
+ * Blocks go in groups of 16 (one float lane each).  Per group, two 64-byte loads and one word
+ * permute per quad of 4 blocks pick out the quad's quants (a 16-byte lane per block) and its
+ * header words (d, m, qh); a 4x4 dword transpose (6 permutes) then gives the activation's
+ * transposed layout (quant.h): register 4h + c, lane of block j = its elements 16h + 4c...
+ * Per token the 8 VNNI dots land every block's exact sum in its own lane; one convert, one
+ * scale multiply and one FMA serve 16 blocks.  Q4_0/Q5_0 use the unsigned levels and subtract
+ * offset * sum(x) per block; Q8_0 adds 128 to the weights and subtracts 128 * sum(x). */
 enum k32 { K_Q4_0, K_Q5_0, K_Q8_0, K_Q4_1, K_Q5_1 };
 
 struct k32_info {
@@ -71,75 +74,120 @@ AI struct k32_info k32_info(const enum k32 kind)
     }
 }
 
-/* 16 bytes at p + r * bsize for r < nv (nv = 1..4), zero above, as one 64-byte register. */
-AI __m512i load4x16(const uint8_t *p, int bsize, int nv)
+/* Word-index tables (vpermt2w) that pull a quad of 4 blocks out of two 64-byte loads, and
+ * dword tables (vpermt2d) for the 4x4 transpose that turns 4 quads into the activation's
+ * group layout.  Filled once by eng__kern_install_avx512. */
+#define PF_AHEAD 2048 /* bytes of weights prefetched ahead */
+
+struct k32_tab {
+    uint16_t qlo[32], qhi[32]; /* quad qs (Q8_0: elements 0..15 / 16..31) */
+    uint16_t hdr[32];          /* dword 4k: d | m << 16 of block k; dword 4k + 1: qh */
+    int boff;                  /* byte offset of the second load within the quad */
+};
+static struct k32_tab k32_tabs[5];
+static int32_t tr1[2][16], tr2[2][16]; /* transpose level 1 (c 0..1 / 2..3), level 2 (c even/odd) */
+
+static void k32_tables(void)
 {
-    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
-    if (nv == 4) {
-        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + bsize)), 1);
-        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + 2 * bsize)), 2);
-        return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + 3 * bsize)), 3);
+    for (int kind = 0; kind < 5; kind++) {
+        const struct k32_info in = k32_info((enum k32)kind);
+        struct k32_tab *t = &k32_tabs[kind];
+        int q8 = kind == K_Q8_0, bw = in.bsize / 2;
+        t->boff = q8 ? 64 : 4 * in.bsize - 64;
+        for (int o = 0; o < 32; o++) {
+            int r = o / 8, j = o % 8;
+            int s = bw * r + in.qs_off / 2 + j;
+            t->qlo[o] = (uint16_t)(q8 ? s : s < 32 ? s : 32 + s - t->boff / 2);
+            t->qhi[o] = (uint16_t)(q8 ? s + 8 - 4 : 0); /* Q8_0: loads at 8 and 72 */
+            int k = o / 8, w = o % 8, hs;
+            if (w < 2)
+                hs = bw * k + w;
+            else if (w < 4 && in.qh_off)
+                hs = bw * k + in.qh_off / 2 + w - 2;
+            else
+                hs = bw * k;
+            t->hdr[o] = (uint16_t)(q8 || hs < 32 ? hs : 32 + hs - t->boff / 2);
+        }
     }
-    z = _mm512_maskz_mov_epi32(0x000F, z);
-    if (nv >= 2)
-        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + bsize)), 1);
-    if (nv >= 3)
-        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + 2 * bsize)), 2);
-    return z;
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)
+            for (int cc = 0; cc < 2; cc++)
+                for (int q = 0; q < 2; q++) {
+                    tr1[h][4 * k + 2 * cc + q] = 16 * q + 4 * k + 2 * h + cc;
+                    tr2[cc][4 * k + q] = 4 * k + 2 * cc + q;
+                    tr2[cc][4 * k + 2 + q] = 16 + 4 * k + 2 * cc + q;
+                }
 }
 
-/* Weights of the quad of blocks starting at w (nv of them valid): lo = elements 0..15 of each
- * block, hi = elements 16..31, as u8 levels (Q8_0: w + 128). */
-AI void unpack_quad(const enum k32 kind, const uint8_t *w, int nv, __m512i *lo, __m512i *hi)
+/* Four quad registers (128-bit lane k of Q[q] = 16 bytes of block 4q + k, dword c = bytes
+ * 4c..4c+3) -> T[c]: lane 4k + q = dword c of block 4q + k (the eng__lane16 order). nc = 2 or 4
+ * dwords wanted. */
+AI void transpose4(const __m512i Q[4], __m512i *T, const int nc)
+{
+    const __m512i i1a = _mm512_loadu_si512((const void *)tr1[0]), i1b = _mm512_loadu_si512((const void *)tr1[1]);
+    const __m512i i2a = _mm512_loadu_si512((const void *)tr2[0]), i2b = _mm512_loadu_si512((const void *)tr2[1]);
+    __m512i a01 = _mm512_permutex2var_epi32(Q[0], i1a, Q[1]), a23 = _mm512_permutex2var_epi32(Q[2], i1a, Q[3]);
+    T[0] = _mm512_permutex2var_epi32(a01, i2a, a23);
+    T[1] = _mm512_permutex2var_epi32(a01, i2b, a23);
+    if (nc == 4) {
+        __m512i b01 = _mm512_permutex2var_epi32(Q[0], i1b, Q[1]), b23 = _mm512_permutex2var_epi32(Q[2], i1b, Q[3]);
+        T[2] = _mm512_permutex2var_epi32(b01, i2a, b23);
+        T[3] = _mm512_permutex2var_epi32(b01, i2b, b23);
+    }
+}
+
+/* One full group of 16 blocks at wg: W[4h + c] = u8 levels of elements 16h + 4c.. of each
+ * block in its lane (the activation's register layout); dm = lane: d | m << 16. */
+AI void unpack_group(const enum k32 kind, const uint8_t *wg, __m512i W[8], __m512i *dm)
 {
     const struct k32_info in = k32_info(kind);
+    const struct k32_tab *tb = &k32_tabs[kind];
+    const __m512i iqlo = _mm512_loadu_si512((const void *)tb->qlo), ihdr = _mm512_loadu_si512((const void *)tb->hdr);
+    __m512i Qlo[4], Qhi[4], H[4], hv[2];
+#pragma GCC unroll 8
+    for (int q = 0; q < 4; q++) {
+        const uint8_t *p = wg + 4 * q * in.bsize;
+        __m512i a = _mm512_loadu_si512((const void *)p), b = _mm512_loadu_si512((const void *)(p + tb->boff));
+        Qlo[q] = _mm512_permutex2var_epi16(a, iqlo, b);
+        H[q] = _mm512_permutex2var_epi16(a, ihdr, b);
+        if (kind == K_Q8_0)
+            Qhi[q] = _mm512_permutex2var_epi16(_mm512_loadu_si512((const void *)(p + 8)),
+                                               _mm512_loadu_si512((const void *)tb->qhi),
+                                               _mm512_loadu_si512((const void *)(p + 72)));
+    }
+    transpose4(H, hv, 2);
+    *dm = hv[0];
     if (kind == K_Q8_0) {
         const __m512i c80 = _mm512_set1_epi8((char)0x80);
-        *lo = _mm512_xor_si512(load4x16(w + in.qs_off, in.bsize, nv), c80);
-        *hi = _mm512_xor_si512(load4x16(w + in.qs_off + 16, in.bsize, nv), c80);
-        if (nv < 4) { /* invalid blocks must stay zero */
-            __mmask64 m = (__mmask64)((1ull << (16 * nv)) - 1);
-            *lo = _mm512_maskz_mov_epi8(m, *lo);
-            *hi = _mm512_maskz_mov_epi8(m, *hi);
-        }
+        transpose4(Qlo, W, 4);
+        transpose4(Qhi, W + 4, 4);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++)
+            W[r] = _mm512_xor_si512(W[r], c80);
         return;
     }
+    __m512i R[4];
+    transpose4(Qlo, R, 4);
     const __m512i m0f = _mm512_set1_epi8(0x0F);
-    __m512i raw = load4x16(w + in.qs_off, in.bsize, nv);
-    *lo = _mm512_and_si512(raw, m0f);
-    *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m0f);
-    if (kind == K_Q5_0 || kind == K_Q5_1) {
-        uint64_t ml = 0, mh = 0;
-        for (int r = 0; r < nv; r++) {
-            uint32_t qh;
-            memcpy(&qh, w + r * in.bsize + in.qh_off, 4);
-            ml |= (uint64_t)(qh & 0xFFFF) << (16 * r);
-            mh |= (uint64_t)(qh >> 16) << (16 * r);
-        }
-        const __m512i b4 = _mm512_set1_epi8(0x10);
-        *lo = _mm512_or_si512(*lo, _mm512_maskz_mov_epi8(_cvtu64_mask64(ml), b4));
-        *hi = _mm512_or_si512(*hi, _mm512_maskz_mov_epi8(_cvtu64_mask64(mh), b4));
+#pragma GCC unroll 8
+    for (int c = 0; c < 4; c++) {
+        W[c] = _mm512_and_si512(R[c], m0f);
+        W[4 + c] = _mm512_and_si512(_mm512_srli_epi16(R[c], 4), m0f);
     }
-}
-
-/* Folding 4 lanes per block into one, block 4q + k ending in lane 4k + q (eng__lane16).
- * Level 1 turns (L0, L1) into M lane 4k + 2s + h = sum of lanes 4k + 2h, 4k + 2h + 1 of Ls;
- * level 2 turns (M01, M23) into lane 4k + q.  packs + madd does each level in two instructions
- * when the lane sums fit 16 bits (levels 1 and 2 for Q4_0/Q4_1: |sum| <= 16 * 15 * 127; level 1
- * for Q5_0/Q5_1: 8 * 31 * 127); otherwise two permutes and an add compute the same lanes. */
-static const int32_t lv1_e[16] = {0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30};
-static const int32_t lv1_o[16] = {1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31};
-static const int32_t lv2_e[16] = {0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30};
-static const int32_t lv2_o[16] = {1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31};
-/* lanes 16 bits wide: pack two registers to 16-bit words and add adjacent pairs */
-AI __m512i fold_pack(__m512i a, __m512i b)
-{
-    return _mm512_madd_epi16(_mm512_packs_epi32(a, b), _mm512_set1_epi16(1));
-}
-AI __m512i fold_perm(__m512i a, __m512i b, const int32_t *e, const int32_t *o)
-{
-    return _mm512_add_epi32(_mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)e), b),
-                            _mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)o), b));
+    if (kind == K_Q5_0 || kind == K_Q5_1) {
+        /* bit 16h + 4c + i of the block's qh -> 0x10 in byte i of its lane of W[4h + c]: byte
+         * (16h + 4c) / 8 of the qh word broadcast over the lane, then one bit per byte tested */
+        const __m512i b4 = _mm512_set1_epi8(0x10);
+        const __m512i base = _mm512_set_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0, 0x0c0c0c0c, 0x08080808,
+                                              0x04040404, 0, 0x0c0c0c0c, 0x08080808, 0x04040404, 0,
+                                              0x0c0c0c0c, 0x08080808, 0x04040404, 0);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            __m512i t = _mm512_shuffle_epi8(hv[1], _mm512_add_epi8(base, _mm512_set1_epi8((char)(r / 2))));
+            __m512i bits = _mm512_set1_epi32(r % 2 ? (int)0x80402010u : 0x08040201);
+            W[r] = _mm512_mask_mov_epi8(W[r], _mm512_test_epi8_mask(t, bits), _mm512_or_si512(W[r], b4));
+        }
+    }
 }
 
 AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, size_t st, const int NT,
@@ -160,44 +208,37 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
         xs[t] = eng__act_s(a, n);
         acc[t] = accm[t] = _mm512_setzero_ps();
     }
-    /* lane i holds block eng__lane16(i) of the group (the transpose is its own inverse) */
-    const __m512i bofs = _mm512_mullo_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
-                                            _mm512_set1_epi32(in.bsize));
     for (int64_t g = 0; g < nb; g += 16) {
         const uint8_t *wg = (const uint8_t *)w + g * in.bsize;
         int nv = nb - g < 16 ? (int)(nb - g) : 16;
-        __mmask16 vm = 0;
-        for (int j = 0; j < nv; j++)
-            vm |= (__mmask16)(1u << eng__lane16(j));
-        /* scales (and mins): the 32-bit word at the start of each block */
-        __m512i dm = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), vm, bofs, wg, 1);
+        __mmask16 vm = 0xFFFF;
+        uint8_t tail[16 * 34];
+        if (nv < 16) { /* a partial group: zero blocks after the last (level 0, d 0) */
+            vm = 0;
+            for (int j = 0; j < nv; j++)
+                vm |= (__mmask16)(1u << eng__lane16(j));
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, wg, (size_t)nv * (size_t)in.bsize);
+            wg = tail;
+        }
+        /* the hardware prefetcher alone leaves one core well short of the bus: ask for the
+         * weights a few groups ahead (past the row end is the next row; prefetches never fault) */
+        for (int l = 0; l < 16 * in.bsize; l += 64)
+            _mm_prefetch((const char *)wg + PF_AHEAD + l, _MM_HINT_T0);
+        __m512i W[8], dm;
+        unpack_group(kind, wg, W, &dm);
         __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
         __m512 mw = has_min ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))) : dw;
-        __m512i lo[4], hi[4];
-        int nq = (nv + 3) / 4;
-        for (int qd = 0; qd < nq; qd++) {
-            int v = nv - 4 * qd < 4 ? nv - 4 * qd : 4;
-            unpack_quad(kind, wg + 4 * qd * in.bsize, v, &lo[qd], &hi[qd]);
-        }
-        for (int qd = nq; qd < 4; qd++)
-            lo[qd] = hi[qd] = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            const int8_t *x = xq[t] + g / 4 * 128;
-            __m512i l[4];
-            for (int qd = 0; qd < 4; qd++) {
-                l[qd] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[qd],
-                                            _mm512_loadu_si512((const void *)(x + 128 * qd)));
-                l[qd] = _mm512_dpbusd_epi32(l[qd], hi[qd], _mm512_loadu_si512((const void *)(x + 128 * qd + 64)));
+            const int8_t *x = xq[t] + g * 32;
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, W[r], _mm512_loadu_si512((const void *)(x + 64 * r)));
+                s1 = _mm512_dpbusd_epi32(s1, W[r + 1], _mm512_loadu_si512((const void *)(x + 64 * r + 64)));
             }
-            __m512i sum;
-            if (kind == K_Q4_0 || kind == K_Q4_1)
-                sum = fold_pack(fold_pack(l[0], l[1]), fold_pack(l[2], l[3]));
-            else if (kind == K_Q5_0 || kind == K_Q5_1)
-                sum = fold_perm(fold_pack(l[0], l[1]), fold_pack(l[2], l[3]), lv2_e, lv2_o);
-            else
-                sum = fold_perm(fold_perm(l[0], l[1], lv1_e, lv1_o), fold_perm(l[2], l[3], lv1_e, lv1_o),
-                                lv2_e, lv2_o);
+            __m512i sum = _mm512_add_epi32(s0, s1);
             if (in.shift)
                 sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(_mm512_loadu_si512((const void *)(xi[t] + g)), in.shift));
             __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps(xd[t] + g));
@@ -437,6 +478,11 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < nb; b++) {
         struct ksb k;
+        {
+            const int bs = kind == K_Q4_K ? 144 : kind == K_Q5_K ? 176 : kind == K_Q6_K ? 210 : kind == K_Q2_K ? 84 : 110;
+            for (int l = 0; l < bs; l += 64)
+                _mm_prefetch((const char *)w + b * bs + PF_AHEAD + l, _MM_HINT_T0);
+        }
         unpack_k(kind, w, b, &k);
         __m512 vd = _mm512_set1_ps(k.d);
         __m256 vdmin = _mm256_set1_ps(k.dmin);
@@ -578,15 +624,15 @@ static void quant_act_q8(const float *x, void *act, int64_t n, int has_s)
     float *d = (float *)eng__act_d(act, n), *sm = (float *)eng__act_s(act, n);
     int32_t *is = (int32_t *)eng__act_isum(act, n);
     int64_t nb = n / ENG__QK, nb16 = eng__act_nb16(n);
-    if (nb % 4) /* zero the unused part of the last quad */
-        memset(qs + nb / 4 * 128, 0, 128);
+    if (nb % 16) /* zero the unused part of the last group */
+        memset(qs + nb / 16 * 512, 0, 512);
     for (int64_t b = 0; b < nb; b++) {
         int8_t q[ENG__QK];
         __m512i s;
         int64_t k = eng__act_bslot(b);
         d[k] = act_block(x + b * ENG__QK, q, ENG__QK, &s, NULL);
-        memcpy(qs + eng__act_qpos(b, 0), q, 16);
-        memcpy(qs + eng__act_qpos(b, 16), q + 16, 16);
+        for (int i = 0; i < ENG__QK; i += 4)
+            memcpy(qs + eng__act_qpos(b, i), q + i, 4);
         is[k] = hsum_epi32(s);
         if (has_s)
             sm[k] = d[k] * (float)is[k];
@@ -643,6 +689,8 @@ static void f16_axpy(int64_t n, float a, const uint16_t *x, float *y)
 
 void eng__kern_install_avx512(struct eng__kern *k)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, k32_tables);
 #define SET(id, fn)                                                                               \
     do {                                                                                          \
         k->t[id].dot = fn;                                                                        \
