@@ -5,7 +5,7 @@
  *
  * Activations are quantised once into the caller's scratch (kind chosen by the weight type),
  * then the rows of W are split over the pool's threads in contiguous ranges.  Each thread walks
- * tiles of TILE_R rows; for every group of up to ENG__NT_MAX tokens it calls the type's dot
+ * tiles of TILE_R rows; for every group of up to ENG__NT_MAX (17) tokens it calls the type's dot
  * kernel once per row, which loads the weight row once for all the tokens of the group.  The
  * kernel's per-token arithmetic does not depend on the group size (quant.h), and the split only
  * decides who computes an element, never how: the result is bit-identical for every batch size

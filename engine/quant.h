@@ -169,7 +169,7 @@ static inline const int16_t *eng__act_bsums(const void *row, int64_t n) /* Q8_K 
  *   F32/F16/BF16 (f32 activations): acc[i % 16] = fma(w_i, x_i, acc[i % 16]), same tree.
  * quant_act: quantises one f32 row of n elements into the activation layout above.
  * dequantize/quantize: one row of n elements of the weight type (n a multiple of the block). */
-#define ENG__NT_MAX 8
+#define ENG__NT_MAX 17 /* a speculative pass (16 drafts + 1) is one call */
 typedef void (*eng__dot_fn)(int64_t n, const void *w, const void *act, size_t act_stride, int nt,
                             float *out);
 typedef void (*eng__quant_act_fn)(const float *x, void *act, int64_t n);

@@ -151,7 +151,7 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
             aq[r] = has_min ? q[r] : _mm256_sign_epi8(q[r], q[r]);
         __m256 dw[2] = {_mm256_loadu_ps(d), _mm256_loadu_ps(d + 8)};
         __m256 mw[2] = {_mm256_loadu_ps(m), _mm256_loadu_ps(m + 8)};
-#pragma GCC unroll 8
+#pragma GCC unroll 17
         for (int t = 0; t < NT; t++) {
             const int8_t *x = xq[t] + g * 32;
             for (int h = 0; h < 2; h++) {
@@ -176,16 +176,25 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
     }
 }
 
-#define NT_SWITCH(call)                                                                           \
-    switch (nt) {                                                                                 \
-    case 1: call(1); break;                                                                       \
-    case 2: call(2); break;                                                                       \
-    case 3: call(3); break;                                                                       \
-    case 4: call(4); break;                                                                       \
-    case 5: call(5); break;                                                                       \
-    case 6: call(6); break;                                                                       \
-    case 7: call(7); break;                                                                       \
-    default: call(8); break;                                                                      \
+#define NT_SWITCH(call)                                                        \
+    switch (nt) {                                                              \
+    case 1: call(1); break;                                                    \
+    case 2: call(2); break;                                                    \
+    case 3: call(3); break;                                                    \
+    case 4: call(4); break;                                                    \
+    case 5: call(5); break;                                                    \
+    case 6: call(6); break;                                                    \
+    case 7: call(7); break;                                                    \
+    case 8: call(8); break;                                                    \
+    case 9: call(9); break;                                                    \
+    case 10: call(10); break;                                                  \
+    case 11: call(11); break;                                                  \
+    case 12: call(12); break;                                                  \
+    case 13: call(13); break;                                                  \
+    case 14: call(14); break;                                                  \
+    case 15: call(15); break;                                                  \
+    case 16: call(16); break;                                                  \
+    default: call(17); break;                                                  \
     }
 #define DOT(name, fn, kind)                                                                       \
     static void dot_##name(int64_t n, const void *w, const void *act, size_t st, int nt, float *out) \
@@ -417,7 +426,7 @@ AI void dotF(const enum kf kind, int64_t n, const void *w, const void *act, size
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 w0 = loadw(kind, w, i), w1 = loadw(kind, w, i + 8);
-#pragma GCC unroll 8
+#pragma GCC unroll 17
         for (int t = 0; t < NT; t++) {
             lo[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[t] + i), lo[t]);
             hi[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[t] + i + 8), hi[t]);

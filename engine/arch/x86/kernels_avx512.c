@@ -229,7 +229,7 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
         unpack_group(kind, wg, W, &dm);
         __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
         __m512 mw = has_min ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))) : dw;
-#pragma GCC unroll 8
+#pragma GCC unroll 17
         for (int t = 0; t < NT; t++) {
             const int8_t *x = xq[t] + g * 32;
             __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
@@ -254,16 +254,25 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
     }
 }
 
-#define NT_SWITCH(call)                                                                           \
-    switch (nt) {                                                                                 \
-    case 1: call(1); break;                                                                       \
-    case 2: call(2); break;                                                                       \
-    case 3: call(3); break;                                                                       \
-    case 4: call(4); break;                                                                       \
-    case 5: call(5); break;                                                                       \
-    case 6: call(6); break;                                                                       \
-    case 7: call(7); break;                                                                       \
-    default: call(8); break;                                                                      \
+#define NT_SWITCH(call)                                                        \
+    switch (nt) {                                                              \
+    case 1: call(1); break;                                                    \
+    case 2: call(2); break;                                                    \
+    case 3: call(3); break;                                                    \
+    case 4: call(4); break;                                                    \
+    case 5: call(5); break;                                                    \
+    case 6: call(6); break;                                                    \
+    case 7: call(7); break;                                                    \
+    case 8: call(8); break;                                                    \
+    case 9: call(9); break;                                                    \
+    case 10: call(10); break;                                                  \
+    case 11: call(11); break;                                                  \
+    case 12: call(12); break;                                                  \
+    case 13: call(13); break;                                                  \
+    case 14: call(14); break;                                                  \
+    case 15: call(15); break;                                                  \
+    case 16: call(16); break;                                                  \
+    default: call(17); break;                                                  \
     }
 
 #define DOT32(name, kind)                                                                         \
@@ -486,7 +495,7 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
         unpack_k(kind, w, b, &k);
         __m512 vd = _mm512_set1_ps(k.d);
         __m256 vdmin = _mm256_set1_ps(k.dmin);
-#pragma GCC unroll 8
+#pragma GCC unroll 17
         for (int t = 0; t < NT; t++) {
             const int8_t *x = xq[t] + b * ENG__QK_K;
             __m512i ia = k.corr;
@@ -564,7 +573,7 @@ AI void dotF(const enum kf kind, int64_t n, const void *w, const void *act, size
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 wv = loadw(kind, w, i, 0, 0);
-#pragma GCC unroll 8
+#pragma GCC unroll 17
         for (int t = 0; t < NT; t++)
             acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t]);
     }
