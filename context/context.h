@@ -188,13 +188,18 @@ enum {
     CTX_POST_BALANCED = 1 << 6,    /* appended closers */
     CTX_POST_REPLACE = 1 << 7,     /* suffix_replace > 0 */
     CTX_POST_SYNTAX = 1 << 8,      /* syntax guard cut the text (or dropped it: len 0) */
+    CTX_POST_BLANK = 1 << 9,       /* (emptied_by only) multi-line: the text was all blanks */
 };
+/* Short name of one CTX_POST_* bit ("cutLine", "syntax", ...), "" for 0 or an unknown bit. */
+const char *ctx_post_step_name(unsigned bit);
 struct ctx_post_result {
     char *text;            /* sk_malloc'd, NUL-terminated, may be empty; free with sk_free */
     size_t len;
     size_t suffix_replace; /* bytes at the start of the suffix (same line) the text replaces */
     enum ctx_post_mode mode;
     unsigned applied;      /* CTX_POST_* bits */
+    unsigned emptied_by;   /* the one CTX_POST_* step that left nothing of a non-empty
+                            * completion; 0 when the text is not empty or the input was */
 };
 /* The mode for a cursor between prefix and suffix. */
 enum ctx_post_mode ctx_post_mode_at(enum ctx_lang lang, const char *prefix, size_t prefix_len,

@@ -779,6 +779,23 @@ out:
     return rc;
 }
 
+const char *ctx_post_step_name(unsigned bit)
+{
+    switch (bit) {
+    case CTX_POST_CUT_LINE: return "cutLine";
+    case CTX_POST_CUT_BLOCK: return "cutBlock";
+    case CTX_POST_CUT_INDENT: return "cutIndent";
+    case CTX_POST_CUT_REPEAT: return "cutRepeat";
+    case CTX_POST_OVERLAP: return "overlap";
+    case CTX_POST_DUP_CLOSER: return "dupCloser";
+    case CTX_POST_BALANCED: return "balanced";
+    case CTX_POST_REPLACE: return "replace";
+    case CTX_POST_SYNTAX: return "syntax";
+    case CTX_POST_BLANK: return "blank";
+    default: return "";
+    }
+}
+
 int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const char *suffix,
                     size_t slen, const char *completion, size_t clen,
                     struct ctx_post_result *out)
@@ -802,6 +819,13 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
     scan_brackets(lang, prefix, plen, &pb);
     int outer = suffix_outer_closers(lang, suffix, slen);
 
+    /* The step that left nothing of a non-empty completion (out->emptied_by). */
+    unsigned emptied = 0;
+#define EMPTIED(bit)                                                                       \
+    do {                                                                                   \
+        if (!emptied && n == 0 && clen > 0)                                                \
+            emptied = (bit);                                                               \
+    } while (0)
     if (mode == CTX_POST_SINGLE_LINE) {
         size_t i = 0;
         while (i < n && c[i] != '\n')
@@ -812,12 +836,17 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
         }
         while (n > 0 && c[n - 1] == '\r')
             n--;
+        EMPTIED(CTX_POST_CUT_LINE);
     } else {
         n = cut_repeat(prefix, plen, c, n, suffix, slen, &applied);
+        EMPTIED(CTX_POST_CUT_REPEAT);
         n = cut_indent(lang, prefix, plen, c, n, outer < pb.n, &applied);
+        EMPTIED(CTX_POST_CUT_INDENT);
         n = cut_block(lang, prefix, plen, c, n, suffix, slen, &applied);
+        EMPTIED(CTX_POST_CUT_BLOCK);
     }
     n = cut_overlap(lang, c, n, suffix, slen, &applied);
+    EMPTIED(CTX_POST_OVERLAP);
 
     /* Closers of prefix brackets that the suffix closes too. */
     struct brackets cb;
@@ -859,6 +888,7 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
             }
             applied |= CTX_POST_DUP_CLOSER;
             scan_brackets(lang, c, n, &cb);
+            EMPTIED(CTX_POST_DUP_CLOSER);
         }
     }
 
@@ -867,7 +897,9 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
         while (n > 0 && (c[n - 1] == ' ' || c[n - 1] == '\t' || c[n - 1] == '\n' ||
                          c[n - 1] == '\r'))
             n--;
+        EMPTIED(CTX_POST_BLANK);
     }
+#undef EMPTIED
     str_put(&o, c, n);
     /* Close what the completion opened (multi-line, or single-line when the model stopped on
      * its own within the line), less what the suffix's spare closers close. */
@@ -905,6 +937,8 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
         size_t tn = o.len;
         if (syntax_guard(lang, prefix, plen, suffix, slen, o.p, &tn, &replace, &applied))
             o.oom = 1;
+        if (!emptied && tn == 0 && o.len > 0)
+            emptied = CTX_POST_SYNTAX;
         o.len = tn;
         o.p[tn] = 0;
     }
@@ -917,5 +951,6 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
     out->suffix_replace = replace;
     out->mode = mode;
     out->applied = (unsigned)applied;
+    out->emptied_by = emptied;
     return 0;
 }

@@ -30,7 +30,11 @@
  *   textDocument/codeAction    "Explain this code" on a non-empty selection.
  *   workspace/executeCommand seekd.explain {textDocument, range} (+ workDoneToken): streamed
  *                              $/progress reports with the Markdown so far, result {markdown}.
- *   seekd/lastCompletion       the data of the last answered completion (tests, the demo).
+ *   seekd/lastCompletion [{id}] the data of the last answered completion, or of the one that
+ *                              answered request id (the last 64 are kept; tests, the demo):
+ *                              source, KV reuse, latency, the model's raw text, how decoding
+ *                              stopped, the post-processing steps and, for an empty answer,
+ *                              emptyReason ("eos", "deadline", "post:syntax", ...).
  *   seekd/status               the status object; also sent as a notification on changes.
  *   Model (re)loads report $/progress when the client supports window/workDoneProgress, and
  *   errors go to window/showMessage; the server keeps running without a model.
@@ -48,6 +52,7 @@
 #define MAX_TRACKED_DOCS 64
 #define XFILE_UPDATE_MS 500 /* didChange reindexes a document at most this often */
 #define XFILE_RING_LINES 20 /* lines noted in the ring on each side of an edit */
+#define RECENT_INFOS 64     /* answered completions seekd/lastCompletion remembers */
 
 struct inflight {
     dmn_req *q;          /* completion: the session's request (NULL for explain) */
@@ -88,7 +93,10 @@ struct dmn_pipe {
     char *load_token;
     int loads;
     uint64_t next_id, req_id;
-    cJSON *last_info;
+    /* the data of the last RECENT_INFOS answered completions (seekd/lastCompletion), a ring:
+     * recent[n_recent % RECENT_INFOS] is the next slot */
+    cJSON *recent[RECENT_INFOS];
+    unsigned n_recent;
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -432,7 +440,35 @@ static cJSON *info_json(const struct dmn_job *j, uint64_t id)
     cJSON_AddNumberToObject(o, "promptMs", j->info.prompt_ms);
     cJSON_AddStringToObject(o, "mode", j->info.mode == CTX_POST_MULTI_LINE ? "multi" : "single");
     cJSON_AddStringToObject(o, "language", j->lang_id ? j->lang_id : "");
+    if (j->info.stop) {
+        cJSON_AddStringToObject(o, "stop", dmn_stop_name(j->info.stop));
+        cJSON_AddNumberToObject(o, "rawLength", j->info.raw_len);
+        cJSON *post = cJSON_AddArrayToObject(o, "post");
+        for (unsigned b = 1; b && b <= CTX_POST_SYNTAX; b <<= 1)
+            if (j->info.post_applied & b)
+                cJSON_AddItemToArray(post, cJSON_CreateString(ctx_post_step_name(b)));
+    }
     return o;
+}
+
+/* Why a model answer has no item: "eos" (the model's first token ended the answer), another
+ * stop with nothing generated ("deadline", "control", ...), or "post:<step>" (post-processing
+ * step, ctx_post_step_name, that removed everything).  NULL when there is an item or no model
+ * answer (cache, typing through, error). */
+static const char *empty_reason(const struct dmn_job *j, char *buf, size_t cap)
+{
+    if (j->n_items > 0 || j->rc ||
+        (j->info.source != DMN_SRC_MODEL && !j->info.deadline_hit))
+        return NULL;
+    if (j->info.deadline_hit && j->info.raw_len == 0)
+        return "deadline";
+    if (j->info.raw_len == 0)
+        return j->info.stop ? dmn_stop_name(j->info.stop) : "none";
+    if (j->info.post_emptied_by) {
+        snprintf(buf, cap, "post:%s", ctx_post_step_name(j->info.post_emptied_by));
+        return buf;
+    }
+    return "post";
 }
 
 static cJSON *range_json(lsp_position a, lsp_position b)
@@ -502,11 +538,22 @@ static void answer_completion(struct dmn_pipe *p, struct inflight *f)
     if (last) {
         cJSON_AddNumberToObject(last, "items", j->n_items);
         cJSON_AddStringToObject(last, "text", j->n_items ? j->items[0] : "");
+        char why[64];
+        const char *er = empty_reason(j, why, sizeof why);
+        if (er)
+            cJSON_AddStringToObject(last, "emptyReason", er);
+        if (j->raw)
+            cJSON_AddStringToObject(last, "raw", j->raw);
+        if (f->q->id)
+            cJSON_AddItemToObject(last, "requestId", cJSON_Duplicate(f->q->id, 1));
         if (j->rc && j->rc != -ENOENT)
             cJSON_AddNumberToObject(last, "error", j->rc);
     }
-    cJSON_Delete(p->last_info);
-    p->last_info = last;
+    if (last) {
+        cJSON **slot = &p->recent[p->n_recent++ % RECENT_INFOS];
+        cJSON_Delete(*slot);
+        *slot = last;
+    }
     cJSON_Delete(info);
     dmn_session_reply(p->s, f->q, res);
     send_status(p);
@@ -821,7 +868,16 @@ static int intercept(struct dmn_pipe *p, const lsp_msg *m, const char *body, siz
         return 1;
     }
     if (!strcmp(meth, "seekd/lastCompletion")) {
-        reply_to(p, m->id, p->last_info ? cJSON_Duplicate(p->last_info, 1) : NULL);
+        /* {id}: the answer to that completion request, if still remembered; else the last */
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(m->params, "id");
+        const cJSON *found = NULL;
+        unsigned n = SK_MIN(p->n_recent, (unsigned)RECENT_INFOS);
+        for (unsigned i = 0; i < n && !found; i++) {
+            const cJSON *r = p->recent[(p->n_recent - 1 - i) % RECENT_INFOS];
+            if (!want || lsp_id_equal(cJSON_GetObjectItemCaseSensitive(r, "requestId"), want))
+                found = r;
+        }
+        reply_to(p, m->id, found ? cJSON_Duplicate(found, 1) : NULL);
         return 1;
     }
     if (!strcmp(meth, "seekd/status") && p->w) {
@@ -964,7 +1020,8 @@ void dmn_pipe_delete(struct dmn_pipe *p)
         sk_free(f);
     }
     cJSON_Delete(p->init_id);
-    cJSON_Delete(p->last_info);
+    for (unsigned i = 0; i < RECENT_INFOS; i++)
+        cJSON_Delete(p->recent[i]);
     sk_free(p->root);
     sk_free(p->state_msg);
     sk_free(p->load_token);

@@ -47,6 +47,19 @@ const char *dmn_source_name(enum dmn_source s)
     }
 }
 
+const char *dmn_stop_name(enum dmn_stop s)
+{
+    switch (s) {
+    case DMN_STOP_EOS: return "eos";
+    case DMN_STOP_NEWLINE: return "newline";
+    case DMN_STOP_MAX_TOKENS: return "maxTokens";
+    case DMN_STOP_DEADLINE: return "deadline";
+    case DMN_STOP_CONTROL: return "control";
+    case DMN_STOP_CONTEXT: return "contextFull";
+    default: return "";
+    }
+}
+
 /* ---- debounce ------------------------------------------------------------------------------ */
 
 void dmn_typing_keystroke(struct dmn_typing *t, uint64_t now_ms)
@@ -92,6 +105,7 @@ void dmn_job_free(struct dmn_job *j)
     for (int i = 0; i < DMN_MAX_CANDIDATES; i++)
         sk_free(j->items[i]);
     sk_free(j->prompt_text);
+    sk_free(j->raw);
     sk_free(j->markdown);
     sk_free(j->progress);
     sk_free(j->message);
@@ -453,9 +467,10 @@ static int eval_prompt(struct eng_model *m, struct dmn_job *j, const int32_t *to
 }
 
 /* Decodes from the current logits: greedy when s is NULL.  Fills *out; returns 0,
- * -ECANCELED or an engine error; *deadline set when the deadline stopped it. */
+ * -ECANCELED or an engine error; *deadline set when the deadline stopped it, *stop to why
+ * decoding ended. */
 static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s, int single,
-                  struct buf *out, int *n_gen, int *deadline)
+                  struct buf *out, int *n_gen, int *deadline, enum dmn_stop *stop)
 {
     struct eng_model *m = w->comp.m;
     const struct eng_vocab *v = w->comp.v;
@@ -463,28 +478,40 @@ static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s,
     eng_detok_init(&d);
     int nv = eng_model_n_vocab(m);
     int k;
+    *stop = DMN_STOP_MAX_TOKENS;
     for (k = 0; k < w->cfg.max_tokens; k++) {
         if (stopped(j))
             return -ECANCELED;
         if (sk_now_ms() >= j->deadline_ms) {
             *deadline = 1;
+            *stop = DMN_STOP_DEADLINE;
             break;
         }
         const float *lg = eng_model_logits(m, 0);
-        if (!lg)
+        if (!lg) {
+            *stop = DMN_STOP_CONTEXT;
             break;
+        }
         int32_t t = s ? eng_sampler_sample(s, lg) : eng_sample_greedy(lg, nv);
-        if (t < 0 || eng_vocab_is_eog(v, t))
+        if (t < 0 || eng_vocab_is_eog(v, t)) {
+            *stop = DMN_STOP_EOS;
             break;
-        if (eng_vocab_type(v, t) == ENG_TOKEN_CONTROL)
-            break; /* a FIM sentinel or BOS in the middle: the model is lost */
+        }
+        if (eng_vocab_type(v, t) == ENG_TOKEN_CONTROL) {
+            *stop = DMN_STOP_CONTROL; /* a FIM sentinel or BOS in the middle: the model is lost */
+            break;
+        }
         (*n_gen)++;
         if (push_token(out, &d, v, t))
             return -ENOMEM;
-        if (single && memchr(out->s, '\n', out->n))
+        if (single && memchr(out->s, '\n', out->n)) {
+            *stop = DMN_STOP_NEWLINE;
             break;
-        if (eng_kv_len(m) + 1 > eng_model_n_ctx(m))
+        }
+        if (eng_kv_len(m) + 1 > eng_model_n_ctx(m)) {
+            *stop = DMN_STOP_CONTEXT;
             break;
+        }
         int rc = eng_model_eval(m, &t, 1, ENG_LOGITS_LAST);
         if (rc == ENG_ECANCELLED)
             return -ECANCELED;
@@ -547,7 +574,8 @@ static void utf8_fix(char *s, size_t n)
  * (eval_prompt, which checks the deadline between chunks); eng_spec_prompt then reuses it and
  * brings the draft up to date.  Output token for token equal to plain greedy decoding. */
 static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *toks, int n,
-                       int single, struct buf *out, int *n_gen, int *deadline)
+                       int single, struct buf *out, int *n_gen, int *deadline,
+                       enum dmn_stop *stop)
 {
     const struct eng_vocab *v = w->comp.v;
     eng_model_set_cancel(w->draft.m, &j->abort);
@@ -571,11 +599,13 @@ static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *to
         }
         if (sk_now_ms() >= j->deadline_ms) {
             *deadline = 1;
+            *stop = DMN_STOP_DEADLINE;
             break;
         }
         int left = w->cfg.max_tokens - *n_gen;
         if (left <= 0) {
             hit_budget = 1;
+            *stop = DMN_STOP_MAX_TOKENS;
             break;
         }
         int32_t buf[ENG_SPEC_KMAX + 2];
@@ -586,10 +616,16 @@ static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *to
         }
         if (k <= 0) {
             rc = k < 0 ? k : 0;
+            if (k == 0) { /* a stop token, or the context is full */
+                int nt = 0;
+                eng_spec_tokens(w->spec, &nt);
+                *stop = nt + 1 >= eng_model_n_ctx(w->comp.m) ? DMN_STOP_CONTEXT : DMN_STOP_EOS;
+            }
             break;
         }
         for (int i = 0; i < k && !done; i++) {
             if (eng_vocab_type(v, buf[i]) == ENG_TOKEN_CONTROL) {
+                *stop = DMN_STOP_CONTROL;
                 done = 1;
                 break;
             }
@@ -599,8 +635,10 @@ static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *to
                 done = 1;
                 break;
             }
-            if (single && memchr(out->s, '\n', out->n))
+            if (single && memchr(out->s, '\n', out->n)) {
+                *stop = DMN_STOP_NEWLINE;
                 done = 1;
+            }
         }
     }
     eng_model_set_cancel(w->draft.m, NULL);
@@ -760,6 +798,7 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
     j->info.evaluated = p.n_tokens - reused;
     if (rc == -ETIMEDOUT) {
         j->info.deadline_hit = 1;
+        j->info.stop = DMN_STOP_DEADLINE;
         j->n_items = 0;
         goto done_model;
     }
@@ -799,12 +838,13 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
             out.n = 0;
         }
         int n_gen = 0, dl = 0;
-        size_t pre_n = out.n;
+        enum dmn_stop stop = DMN_STOP_NONE;
         if (c == 0 && w->spec)
-            rc = decode_spec(w, j, p.tokens, p.n_tokens, single, &out, &n_gen, &dl);
+            rc = decode_spec(w, j, p.tokens, p.n_tokens, single, &out, &n_gen, &dl, &stop);
         else
-            rc = decode(w, j, c ? smp : NULL, single, &out, &n_gen, &dl);
-        (void)pre_n;
+            rc = decode(w, j, c ? smp : NULL, single, &out, &n_gen, &dl, &stop);
+        if (c == 0)
+            j->info.stop = stop;
         j->info.generated += n_gen;
         if (rc) {
             if (c == 0) {
@@ -821,6 +861,18 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
         if (ctx_postprocess(j->lang, j->prefix, j->prefix_len, j->suffix, j->suffix_len,
                             out.s ? out.s : "", out.n, &pr))
             continue;
+        if (c == 0) {
+            j->info.raw_len = (int)out.n;
+            j->info.post_applied = pr.applied;
+            j->info.post_emptied_by = pr.emptied_by;
+            size_t rn = SK_MIN(out.n, (size_t)1024);
+            j->raw = sk_malloc(rn + 1);
+            if (j->raw) {
+                memcpy(j->raw, out.s ? out.s : "", rn);
+                j->raw[rn] = 0;
+                utf8_cut(j->raw, &rn);
+            }
+        }
         int dup = pr.len == 0;
         for (int k = 0; k < j->n_items && !dup; k++)
             dup = !strcmp(j->items[k], pr.text);

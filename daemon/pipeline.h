@@ -81,6 +81,18 @@ enum dmn_source {
 };
 const char *dmn_source_name(enum dmn_source s); /* "model", "cache", "cacheTyped", "typedThrough" */
 
+/* Why decoding of the first candidate ended. */
+enum dmn_stop {
+    DMN_STOP_NONE = 0, /* no decoding (cache, typing through, cancelled before) */
+    DMN_STOP_EOS,      /* the model's end-of-generation token */
+    DMN_STOP_NEWLINE,  /* single-line mode: the line ended */
+    DMN_STOP_MAX_TOKENS,
+    DMN_STOP_DEADLINE,
+    DMN_STOP_CONTROL,  /* a FIM sentinel or BOS: the model is lost */
+    DMN_STOP_CONTEXT,  /* the context is full */
+};
+const char *dmn_stop_name(enum dmn_stop s); /* "eos", "newline", "maxTokens", ... "" for NONE */
+
 #define DMN_MAX_CANDIDATES 3
 struct dmn_completion_info {
     enum dmn_source source;
@@ -94,6 +106,11 @@ struct dmn_completion_info {
     double latency_ms;   /* arrival to result */
     double prompt_ms;    /* building the prompt */
     enum ctx_post_mode mode;
+    /* the first candidate, for telling why an answer is empty: how decoding stopped, the
+     * model's text length before post-processing, and what ctx_postprocess did to it */
+    enum dmn_stop stop;
+    int raw_len;
+    unsigned post_applied, post_emptied_by; /* ctx_post_result.applied / .emptied_by */
 };
 struct dmn_job {
     enum dmn_job_kind kind;
@@ -121,6 +138,8 @@ struct dmn_job {
     size_t suffix_replace[DMN_MAX_CANDIDATES];
     struct dmn_completion_info info;
     char *prompt_text; int prompt_n_tokens;
+    char *raw;                          /* the first candidate's model text before
+                                         * post-processing (at most 1 KB), or NULL */
     /* explain: the selection in `prefix`; output markdown (and progress snapshots) */
     char *markdown;
     char *progress;                     /* set while streaming: the markdown so far */

@@ -221,6 +221,44 @@ TEST(ctx_post_syntax_guard)
     }
 }
 
+/* emptied_by names the one step that left nothing of a non-empty completion. */
+TEST(ctx_post_emptied_by)
+{
+    static const struct {
+        enum ctx_lang lang;
+        const char *prefix, *suffix, *completion;
+        unsigned want;
+    } cases[] = {
+        {CTX_LANG_PYTHON, "x = 1\ny = x", "\n", "\nprint(y)", CTX_POST_CUT_LINE},
+        {CTX_LANG_C, "x = ", "\n", ")))", CTX_POST_SYNTAX},
+        {CTX_LANG_C, "int f(void)\n{\n    ", "\n}\n", "\n\n\n", CTX_POST_BLANK},
+        {CTX_LANG_C, "int f(void)\n{\n    ", "\n    return 0;\n}\n", "return 0;\n}\n",
+         CTX_POST_CUT_REPEAT},
+        {CTX_LANG_PYTHON, "for x in items:", "\n", "\nprint(x)\n", CTX_POST_CUT_INDENT},
+        {CTX_LANG_C, "    f(a", ");\n", ");", CTX_POST_OVERLAP},
+        {CTX_LANG_PYTHON, "def f(s):\n    return", "\n", "     if not in range(s, 1)",
+         CTX_POST_SYNTAX},
+        {CTX_LANG_PYTHON, "def f(s):\n    return", "\n", " s", 0}, /* not empty */
+        {CTX_LANG_PYTHON, "def f(s):\n    return", "\n", "", 0},   /* nothing to empty */
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(cases); i++) {
+        struct ctx_post_result r;
+        ASSERT_EQ(ctx_postprocess(cases[i].lang, cases[i].prefix, strlen(cases[i].prefix),
+                                  cases[i].suffix, strlen(cases[i].suffix), cases[i].completion,
+                                  strlen(cases[i].completion), &r),
+                  0);
+        if (r.emptied_by != cases[i].want || (cases[i].want && r.len != 0)) {
+            fprintf(stderr, "case %zu [%s]: emptied_by %#x (%s), want %#x; text [%s]\n", i,
+                    cases[i].completion, r.emptied_by, ctx_post_step_name(r.emptied_by),
+                    cases[i].want, r.text);
+            ASSERT(0);
+        }
+        sk_free(r.text);
+    }
+    ASSERT_STR_EQ(ctx_post_step_name(CTX_POST_SYNTAX), "syntax");
+    ASSERT_STR_EQ(ctx_post_step_name(0), "");
+}
+
 /* The guard works on a bounded window: a prompt window of 64 KB with the cursor deep inside is
  * still guarded (and the far-away broken code does not count). */
 TEST(ctx_post_syntax_guard_long_window)

@@ -377,6 +377,11 @@ TEST_T(complete_worker_typed_through_cache_and_kv_reuse, 300)
     ASSERT_EQ(a->info.kv_reused, 0);
     ASSERT_EQ(a->info.evaluated, a->info.prompt_tokens);
     ASSERT_GT(a->info.generated, 0);
+    /* why decoding stopped and what the model wrote before post-processing */
+    ASSERT(a->info.stop == DMN_STOP_EOS || a->info.stop == DMN_STOP_MAX_TOKENS);
+    ASSERT(a->raw != NULL);
+    ASSERT_EQ((int)strlen(a->raw), a->info.raw_len);
+    ASSERT_GT(a->info.raw_len, 0);
     if (a->n_items == 0 || strlen(a->items[0]) < 2)
         TEST_FAIL_("the seeded tiny model gave a too short suggestion: '%s'",
                    a->n_items ? a->items[0] : "");
@@ -398,6 +403,8 @@ TEST_T(complete_worker_typed_through_cache_and_kv_reuse, 300)
     dmn_infer_submit(r.w, b);
     rig_wait(&r, b);
     ASSERT_EQ(b->info.source, DMN_SRC_TYPED_THROUGH);
+    ASSERT_EQ(b->info.stop, DMN_STOP_NONE);
+    ASSERT(b->raw == NULL);
     ASSERT_EQ(b->info.evaluated, 0);
     ASSERT_EQ(b->info.generated, 0);
     ASSERT_STR_EQ(b->items[0], sug + k);
@@ -461,6 +468,7 @@ TEST_T(complete_worker_debounce_and_deadline_injected_clock, 300)
     rig_wait(&r, b);
     ASSERT_EQ(b->rc, 0);
     ASSERT_EQ(b->info.deadline_hit, 1);
+    ASSERT_EQ(b->info.stop, DMN_STOP_DEADLINE);
     ASSERT_GT(b->info.generated, 0);
     ASSERT_LT(b->info.generated, 24);
     /* a deadline already past: prompt evaluation stops, nothing is returned */
@@ -469,6 +477,7 @@ TEST_T(complete_worker_debounce_and_deadline_injected_clock, 300)
     dmn_infer_submit(r.w, c);
     rig_wait(&r, c);
     ASSERT_EQ(c->info.deadline_hit, 1);
+    ASSERT_EQ(c->info.stop, DMN_STOP_DEADLINE);
     ASSERT_EQ(c->n_items, 0);
     dmn_job_free(a);
     dmn_job_free(b);
@@ -625,6 +634,11 @@ TEST_T(complete_worker_speculative_equals_plain, 300)
     if (a->n_items)
         ASSERT_STR_EQ(a->items[0], b->items[0]);
     ASSERT_EQ(a->info.generated, b->info.generated);
+    /* the speculative path reports the same stop and raw text */
+    ASSERT_EQ(a->info.stop, b->info.stop);
+    ASSERT(a->raw && b->raw);
+    ASSERT_STR_EQ(a->raw, b->raw);
+    ASSERT_EQ(a->info.post_applied, b->info.post_applied);
     if (b->info.generated > 2) {
         ASSERT_GT(b->info.spec_drafted, 0);
         ASSERT_EQ(b->info.spec_accepted, b->info.spec_drafted);

@@ -89,6 +89,7 @@ def main():
         return r["result"]["items"]
 
     items = inline(1)
+    first_id = c.next_id
     check(1 <= len(items) <= 3, "invoked: %d items" % len(items))
     for it in items:
         check(it["insertText"], "empty candidate")
@@ -102,6 +103,21 @@ def main():
     s = items[0]["insertText"]
     info = items[0]["data"]["seekd"]
     check(info["source"] in ("model", "cache"), "source %r" % info)
+    # seekd/lastCompletion {id}: that request's answer, with the model's raw text and stop
+    rid = c.request("textDocument/inlineCompletion", {
+        "textDocument": {"uri": uri}, "position": doc.pos_of(off), "context": {"triggerKind": 2}})
+    check("result" in c.wait(rid), "inline by id")
+    c.call("textDocument/inlineCompletion", {"textDocument": {"uri": uri}, "position": pos,
+                                             "context": {"triggerKind": 1}})
+    byid = c.call("seekd/lastCompletion", {"id": rid})["result"]
+    check(byid and byid["requestId"] == rid and byid["text"] == s, "lastCompletion by id %r" % byid)
+    check(c.call("seekd/lastCompletion", {"id": 10 ** 6})["result"] is None, "unknown id")
+    first = c.call("seekd/lastCompletion", {"id": first_id})["result"]
+    check(first and first["source"] == "model", "first answer %r" % first)
+    if first:
+        check(first["stop"] in ("eos", "maxTokens", "newline") and "raw" in first and
+              isinstance(first["post"], list) and "emptyReason" not in first,
+              "model answer data %r" % first)
     # typing through: the first character of the suggestion
     if len(s) >= 2:
         doc.insert(s[0], off, uri, c)
