@@ -352,6 +352,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
             qhv = _mm256_loadu_si256((const __m256i *)x->qh);
         }
         const __m512i m0f = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
             __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
@@ -367,6 +368,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         uint64_t sc8, m8;
         k4_scales(scales, &sc8, &m8);
         __m512i s8 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8));
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             k->sc[c] = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)k4_idx[c]), s8);
         __m128i m16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8));
@@ -401,6 +403,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
             k->dmin = 0;
         }
         const __m512i m3 = _mm512_set1_epi8(3);
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             int h = c / 2, j0 = 2 * (c % 2);
             __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
@@ -418,6 +421,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         __m512i s16 = _mm512_loadu_si512((const void *)sc);
         __m512i cacc = _mm512_setzero_si512();
         const __m512i ones = _mm512_set1_epi8(1);
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m512i sfull = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)k16_idx[c]), s16);
             k->sc[c] = _mm512_and_si512(sfull, _mm512_set1_epi32(0xFFFF));
@@ -428,6 +432,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
     } else {
         const struct eng__block_q6_K *x = (const struct eng__block_q6_K *)w + b;
         const __m512i m0f = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m512i a = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
             __m256i qv = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
@@ -444,6 +449,7 @@ AI void unpack_k(const enum kk kind, const void *w, int64_t b, struct ksb *k)
         __m512i s16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x->scales));
         __m512i cacc = _mm512_setzero_si512();
         const __m512i ones = _mm512_set1_epi8(1);
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m512i sfull = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)k16_idx[c]), s16);
             /* vpdpwssd multiplies 16-bit halves: keep the scale in the low half, zero above, so
@@ -484,7 +490,6 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
         accm[t] = _mm256_setzero_ps();
     }
     const __m512i c80 = _mm512_set1_epi8((char)0x80);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < nb; b++) {
         struct ksb k;
         {
@@ -498,19 +503,23 @@ AI void dotK(const enum kk kind, int64_t n, const void *w, const void *act, size
 #pragma GCC unroll 17
         for (int t = 0; t < NT; t++) {
             const int8_t *x = xq[t] + b * ENG__QK_K;
-            __m512i ia = k.corr;
+            /* two exact integer chains (c even / odd) halve the dependency latency */
+            __m512i ia[2] = {k.corr, _mm512_setzero_si512()};
+#pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
                 __m512i xv = _mm512_loadu_si512((const void *)(x + 64 * c));
                 __m512i l = biased ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(xv, c80), k.q[c])
                                    : _mm512_dpbusd_epi32(_mm512_setzero_si512(), k.q[c], xv);
-                ia = _mm512_dpwssd_epi32(ia, l, k.sc[c]);
+                ia[c & 1] = _mm512_dpwssd_epi32(ia[c & 1], l, k.sc[c]);
             }
-            __m512 dd = _mm512_mul_ps(vd, _mm512_set1_ps(xd[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), dd, acc[t]);
+            float xdb = xd[t][b];
+            __m512 dd = _mm512_mul_ps(vd, _mm512_set1_ps(xdb));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(ia[0], ia[1])), dd, acc[t]);
             if (has_min) {
+                /* fnmadd(M, dmin * xd, acc) == fma(M, -(dmin * xd), acc): negation is exact */
                 __m256i bs = _mm256_loadu_si256((const __m256i *)(xb[t] + 16 * b));
-                __m256 md = _mm256_xor_ps(_mm256_mul_ps(vdmin, _mm256_set1_ps(xd[t][b])), sign);
-                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, k.mexp)), md, accm[t]);
+                __m256 md = _mm256_mul_ps(vdmin, _mm256_set1_ps(xdb));
+                accm[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, k.mexp)), md, accm[t]);
             }
         }
     }
