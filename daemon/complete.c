@@ -339,9 +339,10 @@ static void xfile_start(struct dmn_pipe *p)
 
 static char *uri_to_path(struct dmn_pipe *p, const char *uri)
 {
+    char buf[4096];
     const char *path = uri;
-    if (!strncmp(uri, "file://", 7))
-        path = uri + 7;
+    if (!lsp_uri_to_path(uri, buf, sizeof buf))
+        path = buf;
     if (p->root) {
         size_t rl = strlen(p->root);
         if (!strncmp(path, p->root, rl) && path[rl] == '/')
@@ -765,18 +766,20 @@ static int intercept(struct dmn_pipe *p, const lsp_msg *m, const char *body, siz
         const cJSON *win = cJSON_GetObjectItemCaseSensitive(caps, "window");
         p->client_progress =
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(win, "workDoneProgress"));
-        const char *root = NULL;
-        if (!lsp_get_string(m->params, "rootUri", &root) && !strncmp(root, "file://", 7))
-            root += 7;
-        else if (lsp_get_string(m->params, "rootPath", &root))
-            root = NULL;
+        /* the root: rootUri, else rootPath, else the first workspace folder (URIs
+         * percent-decoded: "file:///a%20b" is the folder "/a b") */
+        const char *root = NULL, *s;
+        char rbuf[4096];
+        if (!lsp_get_string(m->params, "rootUri", &s) && !lsp_uri_to_path(s, rbuf, sizeof rbuf))
+            root = rbuf;
+        else if (!lsp_get_string(m->params, "rootPath", &s))
+            root = s;
         if (!root || !*root) { /* else the first workspace folder */
             const cJSON *wf = cJSON_GetObjectItemCaseSensitive(m->params, "workspaceFolders");
             const cJSON *f0 = cJSON_IsArray(wf) ? cJSON_GetArrayItem(wf, 0) : NULL;
-            if (f0 && !lsp_get_string(f0, "uri", &root) && !strncmp(root, "file://", 7))
-                root += 7;
-            else
-                root = NULL;
+            root = NULL;
+            if (f0 && !lsp_get_string(f0, "uri", &s) && !lsp_uri_to_path(s, rbuf, sizeof rbuf))
+                root = rbuf;
         }
         sk_free(p->root);
         p->root = root && *root ? sk_strdup(root) : NULL;

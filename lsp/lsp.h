@@ -211,4 +211,11 @@ int lsp_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int
 /* A JSON number that is an integer in [min, max]. */
 int lsp_number_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);
 
+/* The local path of a file URI (RFC 8089): "file:///a%20b/c.py" -> "/a b/c.py".  Percent
+ * escapes are decoded (bytes, so UTF-8 names come out as UTF-8), a host part
+ * ("file://localhost/x") is dropped, a query or fragment ends the path.  Returns 0 with the
+ * NUL-terminated path in buf[0..cap), -EINVAL for a URI that is not file:, a bad or %00
+ * escape, or -ENAMETOOLONG. */
+int lsp_uri_to_path(const char *uri, char *buf, size_t cap);
+
 #endif

@@ -7,6 +7,7 @@
  */
 #include "lsp/lsp.h"
 
+#include <errno.h>
 #include <string.h>
 
 const char *lsp_enc_name(enum lsp_enc enc)
@@ -146,4 +147,46 @@ uint32_t lsp_byte_to_char(const char *line, size_t len, size_t byte, enum lsp_en
 uint32_t lsp_line_units(const char *line, size_t len, enum lsp_enc enc)
 {
     return lsp_byte_to_char(line, len, len, enc);
+}
+
+/* ---- file URIs -------------------------------------------------------------------------------- */
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 32);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int lsp_uri_to_path(const char *uri, char *buf, size_t cap)
+{
+    if (!uri || !buf || !cap || strncmp(uri, "file://", 7))
+        return -EINVAL;
+    const char *p = uri + 7;
+    if (*p != '/') { /* file://host/path: the host is dropped (a local path on this machine) */
+        p = strchr(p, '/');
+        if (!p)
+            return -EINVAL;
+    }
+    size_t o = 0;
+    for (; *p && *p != '?' && *p != '#'; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = p[1] ? hex_val(p[1]) : -1, lo = hi >= 0 && p[2] ? hex_val(p[2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -EINVAL;
+            c = (char)(hi * 16 + lo);
+            if (c == 0)
+                return -EINVAL;
+            p += 2;
+        }
+        if (o + 1 >= cap)
+            return -ENAMETOOLONG;
+        buf[o++] = c;
+    }
+    buf[o] = 0;
+    return 0;
 }

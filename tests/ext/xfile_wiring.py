@@ -88,6 +88,7 @@ def main():
             fail("snippet with budgets.contextTokens 0:\n" + q)
         os.remove(os.path.join(tmp, "config", "seekd", "config.json"))
         lsp_part(tmp, env)
+        root_uri_part(tmp, env)
         print("xfile wiring ok: snippet at %d, %d prompt bytes" % (i, len(p)))
         return 0
     finally:
@@ -150,6 +151,58 @@ def lsp_part(tmp, env):
         fail("lsp: exit code %s" % code)
     print("lsp: promptTokens %d without, %d with the snippet" % (base, grown))
 
+
+def root_uri_part(tmp, env):
+    """A workspace folder whose name has a space, given as rootUri "file:///.../a%20b" (or as
+    the first workspaceFolder): the index must walk "/.../a b", so the prompt is the one the
+    same folder gets as a plain rootPath (its definitions in the prompt, main.py's header
+    root-relative), and differs from the prompt with no root at all."""
+    ws = os.path.join(tmp, "a b")
+    os.makedirs(ws)
+    with open(os.path.join(ws, "billing.py"), "w") as f:
+        f.write("def compute_total(items):\n    return sum(i.price for i in items)\n")
+    text = ("from billing import compute_total\n\n\ndef report(items):\n"
+            "    total = compute_total(items)\n    return total\n")
+    enc = "file://" + ws.replace("%", "%25").replace(" ", "%20")
+
+    def tokens(init):
+        c = Client([SEEKD, "lsp"], env=env)
+        settings = {"models": {"completion": MODEL}, "threads": 1,
+                    "budgets": {"maxTokens": 2}, "cache": {"enable": False}}
+        c.call("initialize", dict(init, processId=os.getpid(), capabilities={},
+                                  initializationOptions=settings))
+        c.notify("initialized", {})
+        st = c.wait_notification(lambda n: n["method"] == "seekd/status" and
+                                 n["params"]["state"] in ("ready", "error"))
+        if not st or st["params"]["state"] != "ready":
+            fail("root: model not ready: %r" % st)
+        uri = enc + "/main.py"
+        c.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": text}})
+        seen = []
+        for _ in range(4):  # the walk is asynchronous (two small files: milliseconds)
+            time.sleep(0.25)
+            r = c.call("textDocument/inlineCompletion", {
+                "textDocument": {"uri": uri}, "position": {"line": 5, "character": 4},
+                "context": {"triggerKind": 1}})
+            if "result" not in r:
+                fail("root: inlineCompletion %r" % r)
+            seen.append(c.call("seekd/lastCompletion", None)["result"]["promptTokens"])
+        if c.close() != 0:
+            fail("root: exit code")
+        return seen[-1]
+
+    plain = tokens({"rootUri": None, "rootPath": ws})
+    none = tokens({"rootUri": None})
+    if plain == none:
+        fail("root: rootPath %r made no difference to the prompt (%d tokens)" % (ws, plain))
+    for init in ({"rootUri": enc}, {"rootUri": None, "workspaceFolders": [
+            {"uri": enc, "name": "a b"}]}):
+        n = tokens(init)
+        if n != plain:
+            fail("root %r: promptTokens %d, %d with the plain rootPath, %d without a root" % (
+                init, n, plain, none))
+    print("root with a space: promptTokens %d (%d without a root)" % (plain, none))
 
 if __name__ == "__main__":
     sys.exit(main())

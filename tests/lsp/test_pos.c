@@ -5,6 +5,10 @@
 #include "lsp/lsp.h"
 #include "tests/test.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 /* "a€😀b": a@0, €@1..3, 😀@4..7, b@8, len 9 */
 #define L1 "a\xe2\x82\xac\xf0\x9f\x98\x80" "b"
 
@@ -253,4 +257,38 @@ TEST(lsp_pos_random_lines)
         ASSERT_EQ(lsp_char_to_byte(s, n, a16 + 1 + rnd() % 100, LSP_ENC_UTF16), n);
         free(l);
     }
+}
+
+/* File URIs become local paths with their percent escapes decoded. */
+TEST(lsp_uri_to_path)
+{
+    static const struct {
+        const char *uri, *path;
+        int rc;
+    } cases[] = {
+        {"file:///a%20b/c.py", "/a b/c.py", 0},
+        {"file:///home/u/x.c", "/home/u/x.c", 0},
+        {"file://localhost/srv/a%2Fb", "/srv/a/b", 0},
+        {"file:///caf%C3%A9/%e2%82%ac.py", "/caf\xc3\xa9/\xe2\x82\xac.py", 0},
+        {"file:///a%25b?q=1#frag", "/a%b", 0},
+        {"file:///bad%2", NULL, -EINVAL},
+        {"file:///bad%zz", NULL, -EINVAL},
+        {"file:///nul%00", NULL, -EINVAL},
+        {"untitled:Untitled-1", NULL, -EINVAL},
+        {"file://hostonly", NULL, -EINVAL},
+    };
+    char buf[64];
+    for (size_t i = 0; i < SK_ARRAY_LEN(cases); i++) {
+        memset(buf, 'x', sizeof buf);
+        int rc = lsp_uri_to_path(cases[i].uri, buf, sizeof buf);
+        if (rc != cases[i].rc || (cases[i].path && strcmp(buf, cases[i].path))) {
+            fprintf(stderr, "%s: rc %d, path [%s]\n", cases[i].uri, rc, rc ? "" : buf);
+            ASSERT(0);
+        }
+    }
+    /* exactly fitting and one byte short */
+    ASSERT_EQ(lsp_uri_to_path("file:///abc", buf, 5), 0);
+    ASSERT_STR_EQ(buf, "/abc");
+    ASSERT_EQ(lsp_uri_to_path("file:///abc", buf, 4), -ENAMETOOLONG);
+    ASSERT_EQ(lsp_uri_to_path(NULL, buf, sizeof buf), -EINVAL);
 }
