@@ -200,7 +200,8 @@ int main(void)
         *colon = 0;
         memset(&res[n], 0, sizeof res[n]);
         snprintf(res[n].name, sizeof res[n].name, "%.31s %.31s", tok, colon + 1);
-        snprintf(paths[n], sizeof paths[n], "build/bench-models/%.200s-%.200s.gguf", tok, colon + 1);
+        snprintf(paths[n], sizeof paths[n], "build/bench-models/%.200s-%.200s.gguf", tok,
+                 colon + 1);
         n++;
     }
     /* first make every missing model, so no generation runs next to a timing */

@@ -274,7 +274,7 @@ out:
     return ret;
 }
 
-/* ==== shared by every timing benchmark (seekd bench, seekd bench --draft, the bench programs) ==========
+/* ==== shared by every timing benchmark (seekd bench, seekd bench --draft, bench programs) =====
  * See daemon/commands.h for the contracts. */
 
 /* Machine-wide CPU time from /proc/stat in seconds: busy (user, nice, system, irq, softirq)
