@@ -94,6 +94,12 @@ int ctx_doc_replace(ctx_doc *doc, size_t start, size_t end, const char *text, si
 /* Full-text replacement (full sync).  Diffed against the current text (common prefix and
  * suffix), so the tree sees one edit and the next parse stays incremental.  Errors as above. */
 int ctx_doc_set_text(ctx_doc *doc, const char *text, size_t len);
+/* Where the last ctx_doc_replace / ctx_doc_set_text changed the text: bytes [*start, *end) of
+ * the current text hold what it inserted (start == end for a deletion).  For ctx_doc_set_text
+ * that is the changed chunk between the common prefix and suffix of the old and new text, so a
+ * full-sync client's edit can be located.  An edit that changed nothing does not count.
+ * Returns 0, or -ENOENT when the text was never edited since ctx_doc_new. */
+int ctx_doc_last_edit(const ctx_doc *doc, size_t *start, size_t *end);
 
 /* Reparses if the text changed since the last parse, reusing the old tree.  The parse stops
  * after timeout_us microseconds (0 = no limit) or when *cancel becomes non-zero (cancel may be

@@ -59,6 +59,10 @@ struct ctx_doc {
     int paused_stale; /* ... and the text changed since, so it must start over */
 
     char scratch[64]; /* parse input across the gap */
+
+    /* The last edit's bytes in the current text: [edit_start, edit_end) (ctx_doc_last_edit) */
+    size_t edit_start, edit_end;
+    int has_edit;
 };
 
 /* ---- text ---------------------------------------------------------------------------------- */
@@ -510,6 +514,19 @@ int ctx_doc_replace(ctx_doc *doc, size_t start, size_t end, const char *text, si
     }
     if (del > len)
         maybe_shrink(d);
+    d->edit_start = start;
+    d->edit_end = start + len;
+    d->has_edit = 1;
+    return 0;
+}
+
+int ctx_doc_last_edit(const ctx_doc *doc, size_t *start, size_t *end)
+{
+    if (!doc->has_edit)
+        return -ENOENT;
+    size_t n = text_len(doc);
+    *start = doc->edit_start < n ? doc->edit_start : n;
+    *end = doc->edit_end < n ? doc->edit_end : n;
     return 0;
 }
 

@@ -260,14 +260,20 @@ static void xfile_sync(struct dmn_pipe *p, const char *uri, ctx_doc *doc, int fo
     e->ix_dirty = 0;
 }
 
-/* The lines around line `line` of doc go to the ring. */
-static void xfile_ring(struct dmn_pipe *p, const char *uri, ctx_doc *doc, uint32_t line)
+/* Lines first..last of doc and XFILE_RING_LINES on each side go to the ring (which keeps the
+ * middle of a longer chunk). */
+static void xfile_ring(struct dmn_pipe *p, const char *uri, ctx_doc *doc, uint32_t first,
+                       uint32_t last)
 {
     uint32_t nl = ctx_doc_line_count(doc);
-    if (!p->ring || line >= nl)
+    if (!p->ring || first >= nl)
         return;
-    uint32_t lo = line > XFILE_RING_LINES ? line - XFILE_RING_LINES : 0;
-    uint32_t hi = line + XFILE_RING_LINES < nl ? line + XFILE_RING_LINES : nl - 1;
+    if (last < first)
+        last = first;
+    uint32_t lo = first > XFILE_RING_LINES ? first - XFILE_RING_LINES : 0;
+    uint32_t hi = last < nl - 1 - SK_MIN(nl - 1, (uint32_t)XFILE_RING_LINES)
+                      ? last + XFILE_RING_LINES
+                      : nl - 1;
     size_t s0, l0, s1, l1;
     if (ctx_doc_line(doc, lo, &s0, &l0) || ctx_doc_line(doc, hi, &s1, &l1))
         return;
@@ -312,11 +318,22 @@ static void xfile_note(struct dmn_pipe *p, const lsp_msg *m)
     xfile_sync(p, uri, doc, open);
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(m->params, "contentChanges");
     int n = cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;
+    if (open || n == 0)
+        return;
     lsp_range r;
-    if (!open && n > 0 &&
-        !lsp_get_range(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ch, n - 1), "range"),
-                       &r))
-        xfile_ring(p, uri, doc, r.start.line);
+    const cJSON *last = cJSON_GetArrayItem(ch, n - 1);
+    if (!lsp_get_range(cJSON_GetObjectItemCaseSensitive(last, "range"), &r)) {
+        xfile_ring(p, uri, doc, r.start.line, r.start.line);
+        return;
+    }
+    /* full sync (no range): the document diffed old and new text (ctx_doc_set_text); the
+     * changed chunk is its last edit */
+    size_t a, b;
+    uint32_t la, lb;
+    size_t col;
+    if (!ctx_doc_last_edit(doc, &a, &b) && !ctx_doc_line_of(doc, a, &la, &col) &&
+        !ctx_doc_line_of(doc, b, &lb, &col))
+        xfile_ring(p, uri, doc, la, lb);
 }
 
 /* Starts the index (once per connection: jobs borrow it) and the ring. */

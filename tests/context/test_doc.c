@@ -483,6 +483,41 @@ TEST(ctx_doc_set_text_diff)
     ctx_doc_delete(d);
 }
 
+/* ctx_doc_last_edit: where the last edit put its bytes; for a full-text replacement, the chunk
+ * between the common prefix and suffix. */
+TEST(ctx_doc_last_edit)
+{
+    ctx_doc *d;
+    size_t a, b;
+    const char *t0 = "def f():\n    return 1\n\n\ndef g():\n    return 2\n";
+    ASSERT_EQ(ctx_doc_new("u", CTX_LANG_PYTHON, t0, strlen(t0), 1, &d), 0);
+    ASSERT_EQ(ctx_doc_last_edit(d, &a, &b), -ENOENT);
+    /* full sync: "return 2" -> "return 2 + x" */
+    const char *t1 = "def f():\n    return 1\n\n\ndef g():\n    return 2 + x\n";
+    ASSERT_EQ(ctx_doc_set_text(d, t1, strlen(t1)), 0);
+    ASSERT_EQ(ctx_doc_last_edit(d, &a, &b), 0);
+    ASSERT_EQ(a, strlen("def f():\n    return 1\n\n\ndef g():\n    return 2"));
+    ASSERT_EQ(b, a + strlen(" + x"));
+    /* the same text again changes nothing: the last edit stays */
+    ASSERT_EQ(ctx_doc_set_text(d, t1, strlen(t1)), 0);
+    size_t a2, b2;
+    ASSERT_EQ(ctx_doc_last_edit(d, &a2, &b2), 0);
+    ASSERT_EQ(a2, a);
+    ASSERT_EQ(b2, b);
+    /* a deletion in the first function: an empty range where the bytes were */
+    const char *t2 = "def f():\n    return\n\n\ndef g():\n    return 2 + x\n";
+    ASSERT_EQ(ctx_doc_set_text(d, t2, strlen(t2)), 0);
+    ASSERT_EQ(ctx_doc_last_edit(d, &a, &b), 0);
+    ASSERT_EQ(a, strlen("def f():\n    return"));
+    ASSERT_EQ(b, a);
+    /* a ranged replace */
+    ASSERT_EQ(ctx_doc_replace(d, 0, 3, "async def", 9), 0);
+    ASSERT_EQ(ctx_doc_last_edit(d, &a, &b), 0);
+    ASSERT_EQ(a, 0);
+    ASSERT_EQ(b, 9);
+    ctx_doc_delete(d);
+}
+
 /* A single line of 256 KiB, edited in its middle. */
 TEST(ctx_doc_huge_line)
 {

@@ -89,6 +89,7 @@ def main():
         os.remove(os.path.join(tmp, "config", "seekd", "config.json"))
         lsp_part(tmp, env)
         root_uri_part(tmp, env)
+        full_sync_part(tmp, env)
         print("xfile wiring ok: snippet at %d, %d prompt bytes" % (i, len(p)))
         return 0
     finally:
@@ -203,6 +204,53 @@ def root_uri_part(tmp, env):
             fail("root %r: promptTokens %d, %d with the plain rootPath, %d without a root" % (
                 init, n, plain, none))
     print("root with a space: promptTokens %d (%d without a root)" % (plain, none))
+
+def full_sync_part(tmp, env):
+    """A client syncing whole texts (didChange without a range) feeds the recent-edits ring
+    like one sending ranges: after a full-sync edit of another open file, the chunk around the
+    edit is in the prompt of main.py (no workspace root; the other file defines nothing
+    main.py uses, so only the ring can bring it in)."""
+    c = Client([SEEKD, "lsp"], env=env)
+    settings = {"models": {"completion": MODEL}, "threads": 1, "budgets": {"maxTokens": 2},
+                "cache": {"enable": False}}
+    c.call("initialize", {"processId": os.getpid(), "rootUri": None,
+                          "capabilities": {"textDocument": {"synchronization": {}}},
+                          "initializationOptions": settings})
+    c.notify("initialized", {})
+    st = c.wait_notification(lambda n: n["method"] == "seekd/status" and
+                             n["params"]["state"] in ("ready", "error"))
+    if not st or st["params"]["state"] != "ready":
+        fail("full sync: model not ready: %r" % st)
+    d = os.path.join(tmp, "fullsync")
+    main_uri, notes_uri = "file://" + d + "/main.py", "file://" + d + "/notes.py"
+    text = "def report(items):\n    total = len(items)\n    return total\n"
+    notes = "LIMIT = 10\n\n\ndef unrelated(a):\n    return a\n"
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": main_uri, "languageId": "python",
+                                                       "version": 1, "text": text}})
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": notes_uri, "languageId": "python",
+                                                       "version": 1, "text": notes}})
+
+    def prompt_tokens():
+        time.sleep(0.2)
+        r = c.call("textDocument/inlineCompletion",
+                   {"textDocument": {"uri": main_uri}, "position": {"line": 2, "character": 4},
+                    "context": {"triggerKind": 1}})
+        if "result" not in r:
+            fail("full sync: inlineCompletion %r" % r)
+        return c.call("seekd/lastCompletion", None)["result"]["promptTokens"]
+
+    base = prompt_tokens()
+    notes2 = notes.replace("return a", "return a * LIMIT  # scaled")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": notes_uri, "version": 2},
+                                        "contentChanges": [{"text": notes2}]})
+    after = prompt_tokens()
+    if after <= base:
+        fail("full sync: the edit of notes.py did not reach the ring (promptTokens %d, %d before)"
+             % (after, base))
+    if c.close() != 0:
+        fail("full sync: exit code")
+    print("full sync: promptTokens %d before, %d after the edit" % (base, after))
+
 
 if __name__ == "__main__":
     sys.exit(main())
