@@ -26,7 +26,11 @@
  *                              disk, deleted drops the file.  Jobs borrow both (freed in
  *                              dmn_pipe_stop after the worker is joined).
  *   textDocument/didShowCompletion, textDocument/didPartiallyAcceptCompletion,
- *   workspace/executeCommand seekd.accepted   local statistics (cache/).
+ *   workspace/executeCommand seekd.accepted, seekd/didDismissCompletion {item}
+ *                              local statistics (cache/): shown, accepted, partially
+ *                              accepted, and dismissed = shown, then superseded by another
+ *                              shown suggestion (not its typing-through rest) without being
+ *                              accepted, or named by seekd/didDismissCompletion.
  *   textDocument/codeAction    "Explain this code" on a non-empty selection.
  *   workspace/executeCommand seekd.explain {textDocument, range} (+ workDoneToken): streamed
  *                              $/progress reports with the Markdown so far, result {markdown}.
@@ -97,6 +101,9 @@ struct dmn_pipe {
      * recent[n_recent % RECENT_INFOS] is the next slot */
     cJSON *recent[RECENT_INFOS];
     unsigned n_recent;
+    /* the seekd.accepted arguments of the suggestion the editor last said it shows
+     * (didShowCompletion) and that was neither accepted nor dismissed since, or NULL */
+    cJSON *shown;
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -531,6 +538,8 @@ static void answer_completion(struct dmn_pipe *p, struct inflight *f)
         cJSON_AddNumberToObject(arg, "length", (double)strlen(j->items[i]));
         cJSON_AddBoolToObject(arg, "fromCache", j->info.source == DMN_SRC_CACHE ||
                                                     j->info.source == DMN_SRC_CACHE_TYPED);
+        if (j->info.source == DMN_SRC_TYPED_THROUGH)
+            cJSON_AddBoolToObject(arg, "typedThrough", 1);
         cJSON_AddItemToArray(args, arg);
         if (f->inline_kind) {
             cJSON_AddStringToObject(it, "insertText", j->items[i]);
@@ -760,6 +769,50 @@ static const cJSON *item_arg(const cJSON *params)
     return cJSON_IsArray(args) ? cJSON_GetArrayItem(args, 0) : NULL;
 }
 
+/* The answer id in seekd.accepted arguments, or -1. */
+static int64_t arg_id(const cJSON *arg)
+{
+    int64_t id;
+    return arg && !lsp_get_int(arg, "id", 0, INT64_MAX / 2, &id) ? id : -1;
+}
+
+/* Shown / accepted / dismissed bookkeeping.  Editors report what they show
+ * (textDocument/didShowCompletion) and what is accepted, not what is ignored, so a shown
+ * suggestion counts as dismissed when the editor shows another one (a different answer id)
+ * before accepting it, fully or partly, or when seekd/didDismissCompletion {item} names it.
+ * Typing through does not dismiss: its answer (typedThrough in the arguments) is the rest of
+ * the same suggestion and takes its place. */
+static void shown_event(struct dmn_pipe *p, enum cache_event_kind kind, const cJSON *arg,
+                        uint32_t accepted)
+{
+    int64_t id = arg_id(arg), cur = arg_id(p->shown);
+    int same = p->shown && id >= 0 && id == cur;
+    switch (kind) {
+    case CACHE_EV_SHOWN:
+        if (same)
+            return; /* shown again (redrawn): counted once */
+        if (p->shown &&
+            !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(arg, "typedThrough")))
+            record(p, CACHE_EV_DISMISSED, p->shown, 0);
+        cJSON_Delete(p->shown);
+        p->shown = id >= 0 ? cJSON_Duplicate(arg, 1) : NULL;
+        record(p, CACHE_EV_SHOWN, arg, 0);
+        return;
+    case CACHE_EV_DISMISSED:
+        if (!same)
+            return; /* not the pending one: already settled (or never shown) */
+        record(p, CACHE_EV_DISMISSED, arg, 0);
+        break;
+    default:
+        record(p, kind, arg, accepted);
+        if (!same)
+            return;
+        break;
+    }
+    cJSON_Delete(p->shown);
+    p->shown = NULL;
+}
+
 static void check_cancels(struct dmn_pipe *p)
 {
     for (struct inflight *f = p->inflight; f; f = f->next)
@@ -826,14 +879,18 @@ static int intercept(struct dmn_pipe *p, const lsp_msg *m, const char *body, siz
         return 0;
     }
     if (m->kind == LSP_MSG_NOTIFICATION && !strcmp(meth, "textDocument/didShowCompletion")) {
-        record(p, CACHE_EV_SHOWN, item_arg(m->params), 0);
+        shown_event(p, CACHE_EV_SHOWN, item_arg(m->params), 0);
         return 1;
     }
     if (m->kind == LSP_MSG_NOTIFICATION &&
         !strcmp(meth, "textDocument/didPartiallyAcceptCompletion")) {
         int64_t n = 0;
         lsp_get_int(m->params, "acceptedLength", 0, 1 << 30, &n);
-        record(p, CACHE_EV_PARTIAL, item_arg(m->params), (uint32_t)n);
+        shown_event(p, CACHE_EV_PARTIAL, item_arg(m->params), (uint32_t)n);
+        return 1;
+    }
+    if (m->kind == LSP_MSG_NOTIFICATION && !strcmp(meth, "seekd/didDismissCompletion")) {
+        shown_event(p, CACHE_EV_DISMISSED, item_arg(m->params), 0);
         return 1;
     }
     if (m->kind == LSP_MSG_NOTIFICATION && !strcmp(meth, "$/cancelRequest")) {
@@ -852,7 +909,7 @@ static int intercept(struct dmn_pipe *p, const lsp_msg *m, const char *body, siz
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(m->params, "arguments");
         const cJSON *arg0 = cJSON_IsArray(args) ? cJSON_GetArrayItem(args, 0) : NULL;
         if (!strcmp(cmd, "seekd.accepted")) {
-            record(p, CACHE_EV_ACCEPTED, arg0, 0);
+            shown_event(p, CACHE_EV_ACCEPTED, arg0, 0);
             reply_to(p, m->id, NULL);
             return 1;
         }
@@ -1042,6 +1099,7 @@ void dmn_pipe_delete(struct dmn_pipe *p)
     cJSON_Delete(p->init_id);
     for (unsigned i = 0; i < RECENT_INFOS; i++)
         cJSON_Delete(p->recent[i]);
+    cJSON_Delete(p->shown);
     sk_free(p->root);
     sk_free(p->state_msg);
     sk_free(p->load_token);

@@ -10,6 +10,7 @@ Exit 77 (skip) when ../shared/vocab or numpy is absent.  The
 bundled demo model is not used here: this test wants a fast, deterministic model; `make demo`
 covers the bundled one.
 """
+import json
 import os
 import subprocess
 import sys
@@ -119,10 +120,12 @@ def main():
               isinstance(first["post"], list) and "emptyReason" not in first,
               "model answer data %r" % first)
     # typing through: the first character of the suggestion
+    typed_items = None
     if len(s) >= 2:
         doc.insert(s[0], off, uri, c)
         off += 1
         items2 = inline(2)
+        typed_items = (items, items2)
         check(items2 and items2[0]["data"]["seekd"]["source"] == "typedThrough",
               "typed-through: %r" % items2)
         check(items2[0]["insertText"] == s[1:], "typed-through text %r vs %r" % (
@@ -165,6 +168,36 @@ def main():
                                                             "acceptedLength": 1})
     a = c.call("workspace/executeCommand", items3[0]["command"])
     check("result" in a, "seekd.accepted: %r" % a)
+
+    # dismissed: a shown suggestion superseded by another shown one without being accepted,
+    # or named by seekd/didDismissCompletion; not one the user typed through
+    def stats():
+        inline(2)  # a completion job after the statistics jobs: they are written
+        r = subprocess.run([SEEKD, "cache", "stats", "--json"], env=env, capture_output=True)
+        check(r.returncode == 0, "cache stats: %r" % r.stderr)
+        return json.loads(r.stdout)["completions"]
+
+    s0 = stats()
+    ids = {items[0]["command"]["arguments"][0]["id"], items3[0]["command"]["arguments"][0]["id"]}
+    check(len(ids) == 2, "two answers with one id: %r" % ids)
+    c.notify("textDocument/didShowCompletion", {"item": items[0]})
+    c.notify("textDocument/didShowCompletion", {"item": items3[0]})   # items[0] dismissed
+    c.notify("textDocument/didShowCompletion", {"item": items3[0]})   # redrawn: nothing
+    c.notify("seekd/didDismissCompletion", {"item": items3[0]})       # dismissed
+    c.notify("seekd/didDismissCompletion", {"item": items3[0]})       # already settled
+    want = {"shown": 2, "dismissed": 2, "accepted": 0}
+    if typed_items:
+        a, b = typed_items[0][0], typed_items[1][0]
+        check(b["command"]["arguments"][0].get("typedThrough"), "typedThrough argument %r" % b)
+        c.notify("textDocument/didShowCompletion", {"item": a})
+        c.notify("textDocument/didShowCompletion", {"item": b})  # typed through: not dismissed
+        check("result" in c.call("workspace/executeCommand", b["command"]), "accept b")
+        c.notify("seekd/didDismissCompletion", {"item": b})      # accepted already
+        want = {"shown": 4, "dismissed": 2, "accepted": 1}
+    s1 = stats()
+    got = {k: s1[k] - s0[k] for k in want}
+    check(got == want, "statistics moved by %r, want %r" % (got, want))
+    print("statistics: %r (typing through: %s)" % (got, bool(typed_items)))
 
     def forget():
         with c.lock:
