@@ -8,6 +8,7 @@
  * Usage: bench_cache [N]   (default 5000)
  */
 #include "base.h"
+#include "daemon/commands.h"
 #include "cache/cache.h"
 
 #include <ftw.h>
@@ -66,6 +67,9 @@ static void code_text(char *buf, size_t n, unsigned seed)
 
 int main(int argc, char **argv)
 {
+    struct dmn__quiet quiet;
+    if (dmn__bench_quiet_begin(&quiet, "bench_cache", -1, 120, 0))
+        return 3;
     size_t n = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 5000;
     if (n < 10)
         n = 10;
@@ -167,5 +171,6 @@ int main(int argc, char **argv)
     free(snip);
     free(t);
     free(tc);
+    dmn__bench_quiet_end(&quiet);
     return 0;
 }

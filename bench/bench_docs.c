@@ -20,6 +20,7 @@
  * Usage: bench_docs [edits per language, default 1000]
  */
 #include "base.h"
+#include "daemon/commands.h"
 #include "context/context.h"
 
 #include <errno.h>
@@ -344,6 +345,9 @@ static void run(const char *name, enum ctx_lang lang, char *text, size_t len, in
 
 int main(int argc, char **argv)
 {
+    struct dmn__quiet quiet;
+    if (dmn__bench_quiet_begin(&quiet, "bench_docs", -1, 120, 0))
+        return 3;
     int edits = argc > 1 ? atoi(argv[1]) : 1000;
     if (edits < 1)
         edits = 1;
@@ -357,5 +361,6 @@ int main(int argc, char **argv)
     run("python", CTX_LANG_PYTHON, py, plen, edits);
     free(c);
     free(py);
+    dmn__bench_quiet_end(&quiet);
     return 0;
 }

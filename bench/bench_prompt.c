@@ -13,6 +13,7 @@
  * Needs ../shared/vocab/ggml-vocab-deepseek-coder.gguf.  Usage: bench_prompt [requests, 300]
  */
 #include "base.h"
+#include "daemon/commands.h"
 #include "context/context.h"
 #include "engine/engine.h"
 
@@ -157,6 +158,9 @@ static void rm_tree(const char *root)
 
 int main(int argc, char **argv)
 {
+    struct dmn__quiet quiet;
+    if (dmn__bench_quiet_begin(&quiet, "bench_prompt", -1, 120, 0))
+        return 3;
     int n_req = argc > 1 ? atoi(argv[1]) : 300;
     if (n_req < 1)
         n_req = 300;
@@ -318,5 +322,6 @@ int main(int argc, char **argv)
     eng_vocab_free(v);
     eng_gguf_close(g);
     rm_tree(root);
+    dmn__bench_quiet_end(&quiet);
     return 0;
 }

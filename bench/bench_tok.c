@@ -10,6 +10,7 @@
  * Prints figures only.
  */
 #include "base.h"
+#include "daemon/commands.h"
 #include "engine/engine.h"
 #include "tests/engine/gguf_writer.h"
 
@@ -206,6 +207,9 @@ static void bench_open(void)
 
 int main(void)
 {
+    struct dmn__quiet quiet;
+    if (dmn__bench_quiet_begin(&quiet, "bench_tok", -1, 120, 0))
+        return 3;
     size_t len;
     char *text = source_text(1 << 20, &len);
     if (len < 4096) {
@@ -216,5 +220,6 @@ int main(void)
     }
     sk_free(text);
     bench_open();
+    dmn__bench_quiet_end(&quiet);
     return 0;
 }
