@@ -171,7 +171,11 @@ char *ctx_sexp_fresh(enum ctx_lang lang, const char *text, size_t len);
  *    before the cursor to about 1 KB after it) is parsed with and without the result; the error
  *    cost counts ERROR and MISSING nodes from the start of the statement enclosing the cursor (or
  *    the cursor's line) on, plus the tokens at or after the cursor that sit inside an ERROR node
- *    (junk typed onto a half-written statement joins its ERROR node without adding one).  A
+ *    (junk typed onto a half-written statement joins its ERROR node without adding one), plus
+ *    identifiers at or after the cursor spelled like a reserved word ("return if not in x":
+ *    grammars accept keywords as identifiers where the keyword is not expected), plus one when
+ *    the suggestion puts text on the cursor's line after an ERROR node ending at the cursor
+ *    without joining it ("def" + "    x = 1": recovered as two statements on one line).  A
  *    result that raises the cost is cut to its longest prefix ending at a token boundary (end of
  *    a word, after a punctuation byte; trailing blanks dropped) that does not, trying at most 24
  *    cuts from the end, or dropped (empty text); suffix_replace is then 0.  Candidates are

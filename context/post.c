@@ -568,6 +568,8 @@ struct err_scope {
     size_t len;
     enum ctx_lang lang;
     uint32_t lo, hi, ins;
+    uint32_t line_lo; /* start of the cursor's line */
+    int on_line;      /* the inserted text puts something other than blanks on that line */
 };
 
 /* The error cost of the tree under node within [lo, hi): one per ERROR or MISSING node, plus one
@@ -599,6 +601,11 @@ static int count_errors(TSNode node, const struct err_scope *sc, int in_error)
         n++;
         in_error = 1;
         if (k == 0 && sb >= sc->ins)
+            n++;
+        /* A broken statement ending at the cursor on its line, and the suggestion put text
+         * after it on that line without joining it: code of its own glued to a broken
+         * statement ("def" + "    x = 1"), which tree-sitter recovers as a separate node. */
+        if (sc->on_line && sb < sc->ins && eb <= sc->ins && eb >= sc->line_lo)
             n++;
     }
     TSTreeCursor cur = ts_tree_cursor_new(node);
@@ -660,6 +667,15 @@ struct guard {
     struct str buf;
 };
 
+/* 1 when t[0..n) has a non-blank byte before its first line end. */
+static int first_line_nonblank(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n && t[i] != '\n'; i++)
+        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r')
+            return 1;
+    return 0;
+}
+
 /* Errors in prefix + t[0..tn) + suffix[rep..) from g->lo to the end (the suffix is already cut
  * to about GUARD_AFTER bytes); -1 when it cannot parse (no memory). */
 static int guard_errors(struct guard *g, const char *t, size_t tn)
@@ -686,7 +702,9 @@ static int guard_errors(struct guard *g, const char *t, size_t tn)
     ts_tree_delete(old);
     if (!tree)
         return -1;
-    struct err_scope sc = {g->buf.p, g->buf.len, g->lang, g->lo, UINT32_MAX, (uint32_t)g->plen};
+    struct err_scope sc = {g->buf.p, g->buf.len, g->lang, g->lo, UINT32_MAX, (uint32_t)g->plen,
+                           (uint32_t)line_start_before(g->prefix, g->plen),
+                           first_line_nonblank(t, tn)};
     int n = count_errors(ts_tree_root_node(tree), &sc, 0);
     ts_tree_delete(tree);
     return n;
@@ -731,7 +749,8 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
     if (!g.base)
         goto out;
     g.lo = region_start(g.base, g.prefix, g.plen);
-    struct err_scope sc = {g.buf.p, g.buf.len, lang, g.lo, UINT32_MAX, (uint32_t)g.plen};
+    struct err_scope sc = {g.buf.p, g.buf.len, lang, g.lo, UINT32_MAX, (uint32_t)g.plen,
+                           (uint32_t)line_start_before(g.prefix, g.plen), 0};
     int base = count_errors(ts_tree_root_node(g.base), &sc, 0);
     int e = guard_errors(&g, t, *tn);
     if (e < 0) {

@@ -187,6 +187,12 @@ static const struct guard_case {
      "def f(s):\n    return", "\n", " s if s else None", " s if s else None", 0},
     {"py: keywords as attribute names are not identifiers", CTX_LANG_PYTHON,
      "def f(s):\n    return", "\n", " s.if_ + s.in_x", " s.if_ + s.in_x", 0},
+    /* tree-sitter recovers "def" + "    x = 1" as ERROR(def) and an assignment: no new ERROR
+     * node and no token inside one, but Python has no two statements on one line */
+    {"py: a statement glued after a broken one on its line is dropped", CTX_LANG_PYTHON,
+     "x = 1\n\n\ndef", "\n", "    x = 1", "", 1},
+    {"py: ... a lone string too (not cut to an empty '\"\"')", CTX_LANG_PYTHON,
+     "x = 1\n\n\ndef", "\n", "    \"\"\"", "", 1},
     {"js: 'return if' is cut before the keyword", CTX_LANG_JAVASCRIPT,
      "function f(a) {\n  return a", ";\n}\n", " + b + if", " + b", 1},
     {"js: a stray 'else {' after a call is cut (the closer added for it goes too)",
