@@ -175,7 +175,9 @@ char *ctx_sexp_fresh(enum ctx_lang lang, const char *text, size_t len);
  *    identifiers at or after the cursor spelled like a reserved word ("return if not in x":
  *    grammars accept keywords as identifiers where the keyword is not expected), plus one when
  *    the suggestion puts text on the cursor's line after an ERROR node ending at the cursor
- *    without joining it ("def" + "    x = 1": recovered as two statements on one line).  A
+ *    without joining it ("def" + "    x = 1": recovered as two statements on one line).  Not
+ *    applied when the cursor is in a string or comment the suggestion does not leave (a
+ *    docstring being typed is an unterminated string: its words would count as junk).  A
  *    result that raises the cost is cut to its longest prefix ending at a token boundary (end of
  *    a word, after a punctuation byte; trailing blanks dropped) that does not, trying at most 24
  *    cuts from the end, or dropped (empty text); suffix_replace is then 0.  Candidates are

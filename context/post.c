@@ -718,6 +718,26 @@ static int word_byte(char ch)
 
 static int space_byte(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
 
+/* 1 when prefix[0..plen) ends inside a string or comment (the bracket scanner's view) and
+ * prefix + t[0..tn) still does. */
+static int in_prose(enum ctx_lang lang, const char *prefix, size_t plen, const char *t, size_t tn)
+{
+    struct brackets b;
+    scan_brackets(lang, prefix, plen, &b);
+    if (!b.in_string && !b.in_comment)
+        return 0;
+    struct str both = {0};
+    str_put(&both, prefix, plen);
+    str_put(&both, t, tn);
+    int r = 0;
+    if (!both.oom && both.p) {
+        scan_brackets(lang, both.p, both.len, &b);
+        r = b.in_string || b.in_comment;
+    }
+    sk_free(both.p);
+    return r;
+}
+
 /* The syntax guard (CTX_POST_SYNTAX): t[0..*tn) is what would be inserted in place of
  * suffix[0..*replace).  When the window around the cursor has more syntax errors with it than
  * without it, t is cut to the longest prefix ending at a token boundary (end of a word, after a
@@ -731,6 +751,11 @@ static int syntax_guard(enum ctx_lang lang, const char *prefix, size_t plen, con
     /* Everything below works on the guard's window; suffix + *replace stays inside it (replace
      * never passes the cursor's line). */
     size_t ws = guard_window_start(prefix, plen);
+    /* Inside a string or comment that the suggestion does not leave, it is prose: there is
+     * nothing to parse (a docstring being typed is an unterminated string, an ERROR node that
+     * any word would otherwise join). */
+    if (in_prose(lang, prefix + ws, plen - ws, t, *tn))
+        return 0;
     struct guard g = {.lang = lang, .prefix = prefix + ws, .plen = plen - ws, .suffix = suffix};
     g.slen = guard_suffix_len(suffix, slen);
     g.rep = *replace < g.slen ? *replace : g.slen;
