@@ -9,7 +9,8 @@
  *
  * Models: env SEEKD_BENCH_MODELS, space-separated PRESET:TYPE (default
  * "coder-1.3b:Q4_0 coder-1.3b:Q8_0 coder-1.3b:Q4_K_M llm-7b:Q4_0"); llm-* presets run pp128 /
- * tg32 as llama.cpp's 7B row, the others pp512 / tg128.  SEEKD_BENCH_REPS (default 5);
+ * tg32 as llama.cpp's 7B row and k+1 up to 9 (bench_spec measures the 7B's V(k) to 16), the
+ * others pp512 / tg128 and k+1 up to 17.  SEEKD_BENCH_REPS (default 5);
  * SEEKD_BENCH_ARGS: extra `seekd bench` options, space-separated (e.g. "--kmax 9").
  * seekd bench refuses to time a busy machine (SEEKD_BENCH_FORCE=1 overrides, for development,
  * and marks the figures NOT VALID).  The seekd binary comes from SEEKD_BIN (make bench sets it).
@@ -232,8 +233,8 @@ int main(void)
         printf("\n== %s\n", res[i].name);
         char *b[48] = {(char *)seekd, "bench", "--model", paths[i], "--threads", "2", "-p",
                        tiny ? "128" : llm ? "128" : "512", "-n", tiny ? "64" : llm ? "32" : "128",
-                       "--reps", (char *)reps};
-        int nb = 12;
+                       "--reps", (char *)reps, "--kmax", llm ? "9" : "17"};
+        int nb = 14;
         char *extra = getenv("SEEKD_BENCH_ARGS") ? sk_strdup(getenv("SEEKD_BENCH_ARGS")) : NULL;
         char *sv2 = NULL;
         for (char *e = extra ? strtok_r(extra, " ", &sv2) : NULL; e && nb < 46;

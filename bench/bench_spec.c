@@ -507,7 +507,7 @@ int main(void)
     double alpha_m = -1, alpha_ng = -1;
     if (strchr(parts, 'G'))
         alpha_m = part_g(getenv("SEEKD_SPEC_TEXT") ? getenv("SEEKD_SPEC_TEXT") :
-                         "tools/make_model.py", reps, &alpha_ng);
+                         "tools/make_model.py", SK_MIN(reps, 2), &alpha_ng); /* 22 windows */
 
     int np = 64, ngen = getenv("SEEKD_SPEC_GEN") ? atoi(getenv("SEEKD_SPEC_GEN")) : 64;
     ngen = ngen < 8 ? 8 : ngen > 256 ? 256 : ngen;
