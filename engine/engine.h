@@ -284,7 +284,8 @@ const char *eng_kernels_isa(void);
 /* Thread pool for matrix work: n threads including the caller (n <= 0: one per online CPU).
  * Workers spin for a short while after each job, then sleep on a condition variable.
  * eng_pool_new also sets OpenBLAS's thread count to 1 so BLAS never oversubscribes the pool.
- * eng_pool_run runs fn(arg, ith, nth) for ith = 0..nth-1 (ith 0 on the calling thread) and
+ * eng_pool_run runs fn(arg, ith, nth) once for each ith = 0..nth-1, on whichever pool thread
+ * (the caller included) claims it first, so a descheduled worker never holds a job up, and
  * returns when all have returned; it allocates nothing.  One caller at a time per pool.
  * Returns 0 or -ENOMEM / -errno (pthread_create); *out is freed with eng_pool_delete. */
 struct eng_pool;

@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
-#define SPIN_ROUNDS 20000 /* pause instructions before sleeping (~1 ms) */
+#define SPIN_ROUNDS 20000 /* spin steps before sleeping (~1-2 ms) */
+#define SPIN_PAUSE_ONLY 2000 /* the first ~100 us only pause; after that every 16th step yields */
 
 struct eng_pool;
 struct worker {
@@ -30,7 +32,8 @@ struct eng_pool {
     eng_pool_fn fn;
     void *arg;
     atomic_uint gen;       /* bumped for every job */
-    atomic_int done;       /* workers finished with the current job */
+    atomic_ullong claim;   /* gen << 32 | next unclaimed index of the current job */
+    atomic_int done;       /* indices of the current job finished */
     atomic_int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_done;
@@ -45,6 +48,46 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* One step of a busy wait; 0 when it is time to sleep.  Pausing alone is right while every
+ * pool thread has a core.  When the machine is oversubscribed the thread we wait for may be
+ * runnable but descheduled, possibly on our core: spinning then burns the very time slice it
+ * needs, so after the first ~100 us the wait also yields the CPU now and then. */
+static inline int spin_step(int *spins)
+{
+    int s = ++*spins;
+    if (s >= SPIN_ROUNDS)
+        return 0;
+    if (s > SPIN_PAUSE_ONLY && s % 16 == 0)
+        sched_yield();
+    else
+        cpu_relax();
+    return 1;
+}
+
+/* Claims and runs indices of job `gen` until none is left.  Indices go to whoever asks first,
+ * so a thread that is descheduled when a job is posted (an oversubscribed machine) does not
+ * hold the job up: the others run its share, and when it wakes it finds nothing to claim.  fn
+ * and arg are read only after a successful claim, while the poster still waits for that index. */
+static void run_claims(struct eng_pool *pool, unsigned gen)
+{
+    unsigned long long c = atomic_load_explicit(&pool->claim, memory_order_acquire);
+    for (;;) {
+        if ((unsigned)(c >> 32) != gen || (int)(c & 0xffffffffu) >= pool->n)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        int ith = (int)(c & 0xffffffffu);
+        pool->fn(pool->arg, ith, pool->n);
+        if (atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel) + 1 == pool->n) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->cv_done);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        c = atomic_load_explicit(&pool->claim, memory_order_acquire);
+    }
+}
+
 static void *worker_main(void *p)
 {
     struct worker *w = p;
@@ -54,10 +97,8 @@ static void *worker_main(void *p)
         int spins = 0;
         while (atomic_load_explicit(&pool->gen, memory_order_acquire) == seen &&
                !atomic_load_explicit(&pool->stop, memory_order_acquire)) {
-            if (++spins < SPIN_ROUNDS) {
-                cpu_relax();
+            if (spin_step(&spins))
                 continue;
-            }
             pthread_mutex_lock(&pool->mu);
             while (atomic_load(&pool->gen) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->cv_work, &pool->mu);
@@ -66,12 +107,7 @@ static void *worker_main(void *p)
         if (atomic_load_explicit(&pool->stop, memory_order_acquire))
             break;
         seen = atomic_load_explicit(&pool->gen, memory_order_acquire);
-        pool->fn(pool->arg, w->ith, pool->n);
-        if (atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel) + 1 == pool->n - 1) {
-            pthread_mutex_lock(&pool->mu);
-            pthread_cond_signal(&pool->cv_done);
-            pthread_mutex_unlock(&pool->mu);
-        }
+        run_claims(pool, seen);
     }
     return NULL;
 }
@@ -148,22 +184,24 @@ void eng_pool_run(struct eng_pool *pool, eng_pool_fn fn, void *arg)
         fn(arg, 0, 1);
         return;
     }
+    /* the previous job is complete: every claimed index has finished, and a late worker can
+     * no longer claim one (the claim word carries the old gen until the store below) */
     pool->fn = fn;
     pool->arg = arg;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    unsigned gen = atomic_load_explicit(&pool->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool->claim, (unsigned long long)gen << 32, memory_order_release);
     pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
+    atomic_store_explicit(&pool->gen, gen, memory_order_release);
     pthread_cond_broadcast(&pool->cv_work);
     pthread_mutex_unlock(&pool->mu);
-    fn(arg, 0, pool->n);
+    run_claims(pool, gen);
     int spins = 0;
-    while (atomic_load_explicit(&pool->done, memory_order_acquire) != pool->n - 1) {
-        if (++spins < SPIN_ROUNDS) {
-            cpu_relax();
+    while (atomic_load_explicit(&pool->done, memory_order_acquire) != pool->n) {
+        if (spin_step(&spins))
             continue;
-        }
         pthread_mutex_lock(&pool->mu);
-        while (atomic_load(&pool->done) != pool->n - 1)
+        while (atomic_load(&pool->done) != pool->n)
             pthread_cond_wait(&pool->cv_done, &pool->mu);
         pthread_mutex_unlock(&pool->mu);
     }
