@@ -468,6 +468,7 @@ static cJSON *info_json(const struct dmn_job *j, uint64_t id)
     if (j->info.stop) {
         cJSON_AddStringToObject(o, "stop", dmn_stop_name(j->info.stop));
         cJSON_AddNumberToObject(o, "rawLength", j->info.raw_len);
+        cJSON_AddNumberToObject(o, "healed", j->info.healed);
         cJSON *post = cJSON_AddArrayToObject(o, "post");
         for (unsigned b = 1; b && b <= CTX_POST_SYNTAX; b <<= 1)
             if (j->info.post_applied & b)

@@ -8,7 +8,8 @@
  *      for this document (same text before and after, suffix unchanged): the rest of it,
  *      without building a prompt or touching the model;
  *   2. the prompt (context/fim.c) with a sticky prefix window, so the tokens before the cursor
- *      stay a prefix of the previous prompt's;
+ *      stay a prefix of the previous prompt's; blanks right before the cursor are left out of
+ *      it (whitespace healing) and taken off the model's text when it writes them again;
  *   3. the SQLite cache, exact or typed-ahead;
  *   4. the debounce: wait until due_ms unless cancelled or superseded meanwhile;
  *   5. the model: prompt evaluated from the longest prefix still in the KV cache, in chunks,
@@ -667,7 +668,7 @@ static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *to
 
 static void settings_str(const struct dmn_infer *w, int mode, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "t=0;n=%d;pt=%d;st=%d;m=%d", w->cfg.max_tokens, w->cfg.prefix_tokens,
+    snprintf(buf, cap, "t=0;h=1;n=%d;pt=%d;st=%d;m=%d", w->cfg.max_tokens, w->cfg.prefix_tokens,
              w->cfg.suffix_tokens, mode);
 }
 
@@ -713,14 +714,28 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
         if (pb < 1)
             pb = 1;
     }
+    /* Whitespace healing: blanks at the end of the prefix ("def f():\n    |", "x = |") stay out
+     * of the prompt.  Byte-level BPE attaches blanks to the word after them ("    if" is
+     * "   " + " if"), so a prompt ending in blanks ends on a token split the model rarely saw in
+     * training, and small models answer with the blanks again ("        if", doubled
+     * indentation).  The model writes them itself; they are removed from its text below when
+     * it does. */
+    size_t heal = 0;
+    while (heal < j->prefix_len && (j->prefix[j->prefix_len - 1 - heal] == ' ' ||
+                                    j->prefix[j->prefix_len - 1 - heal] == '\t'))
+        heal++;
+    if (heal == j->prefix_len)
+        heal = 0; /* nothing but blanks: keep them */
     struct ctx_fim_opts fo = {.vocab = v, .lang = j->lang, .path = j->path, .prefix = j->prefix,
-                              .prefix_len = j->prefix_len, .suffix = j->suffix,
+                              .prefix_len = j->prefix_len - heal, .suffix = j->suffix,
                               .suffix_len = j->suffix_len, .prefix_tokens = pb,
                               .suffix_tokens = sb ? sb : -1};
     if (w->last.uri && !strcmp(w->last.uri, j->uri) && w->last.window_start >= j->prefix_doc_off &&
         w->last.window_start <= j->prefix_doc_off + j->prefix_len) {
         fo.use_hint = 1;
         fo.prefix_hint = w->last.window_start - j->prefix_doc_off;
+        if (fo.prefix_hint > fo.prefix_len)
+            fo.use_hint = 0;
     }
     uint64_t tp = sk_real_now_ns();
     int rc;
@@ -857,14 +872,8 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
             j->info.deadline_hit = 1;
         if (out.s)
             utf8_cut(out.s, &out.n);
-        struct ctx_post_result pr;
-        if (ctx_postprocess(j->lang, j->prefix, j->prefix_len, j->suffix, j->suffix_len,
-                            out.s ? out.s : "", out.n, &pr))
-            continue;
+        size_t raw_n = out.n;
         if (c == 0) {
-            j->info.raw_len = (int)out.n;
-            j->info.post_applied = pr.applied;
-            j->info.post_emptied_by = pr.emptied_by;
             size_t rn = SK_MIN(out.n, (size_t)1024);
             j->raw = sk_malloc(rn + 1);
             if (j->raw) {
@@ -872,6 +881,25 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
                 j->raw[rn] = 0;
                 utf8_cut(j->raw, &rn);
             }
+        }
+        /* the healed blanks, as far as the model wrote them again: the user typed them */
+        size_t same = 0;
+        while (same < heal && same < out.n &&
+               out.s[same] == j->prefix[j->prefix_len - heal + same])
+            same++;
+        if (same) {
+            memmove(out.s, out.s + same, out.n - same + 1);
+            out.n -= same;
+        }
+        struct ctx_post_result pr;
+        if (ctx_postprocess(j->lang, j->prefix, j->prefix_len, j->suffix, j->suffix_len,
+                            out.s ? out.s : "", out.n, &pr))
+            continue;
+        if (c == 0) {
+            j->info.raw_len = (int)raw_n;
+            j->info.healed = (int)heal;
+            j->info.post_applied = pr.applied;
+            j->info.post_emptied_by = pr.emptied_by;
         }
         int dup = pr.len == 0;
         for (int k = 0; k < j->n_items && !dup; k++)

@@ -110,6 +110,8 @@ struct dmn_completion_info {
      * model's text length before post-processing, and what ctx_postprocess did to it */
     enum dmn_stop stop;
     int raw_len;
+    int healed;          /* blanks before the cursor left out of the prompt (whitespace
+                          * healing) and removed from the model's text where it repeated them */
     unsigned post_applied, post_emptied_by; /* ctx_post_result.applied / .emptied_by */
 };
 struct dmn_job {

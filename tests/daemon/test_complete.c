@@ -382,6 +382,7 @@ TEST_T(complete_worker_typed_through_cache_and_kv_reuse, 300)
     ASSERT(a->raw != NULL);
     ASSERT_EQ((int)strlen(a->raw), a->info.raw_len);
     ASSERT_GT(a->info.raw_len, 0);
+    ASSERT_EQ(a->info.healed, 4); /* DOC ends with the new line's indentation */
     if (a->n_items == 0 || strlen(a->items[0]) < 2)
         TEST_FAIL_("the seeded tiny model gave a too short suggestion: '%s'",
                    a->n_items ? a->items[0] : "");
@@ -434,6 +435,39 @@ TEST_T(complete_worker_typed_through_cache_and_kv_reuse, 300)
     dmn_job_free(d);
     sk_free(sug);
     sk_free(typed);
+    rig_stop(&r);
+}
+
+/* Whitespace healing: the blanks before the cursor stay out of the prompt (it ends at the line
+ * start), and the suggestion never starts with the indentation the user already typed twice. */
+TEST_T(complete_worker_whitespace_healing, 300)
+{
+    const char *model = tiny_model();
+    struct rig r;
+    int ok;
+    rig_start(&r, model, NULL, &ok, NULL, 0);
+    ASSERT_EQ(ok, 1);
+    static const char *const hole = "\xef\xbd\x9c" "fim\xe2\x96\x81hole" "\xef\xbd\x9c";
+    char want[64];
+    snprintf(want, sizeof want, "(w, h):\n<%s>", hole);
+    struct dmn_job *a = cjob("file:///h.py", DOC, sizeof DOC - 1, "\n");
+    a->show_prompt = 1;
+    dmn_infer_submit(r.w, a);
+    rig_wait(&r, a);
+    ASSERT_EQ(a->rc, 0);
+    ASSERT(a->prompt_text != NULL);
+    if (!strstr(a->prompt_text, want))
+        TEST_FAIL_("prompt does not end at the line start: %s", a->prompt_text);
+    ASSERT_EQ(a->info.healed, 4);
+    /* without blanks before the cursor nothing is healed */
+    struct dmn_job *b = cjob("file:///h.py", DOC, sizeof DOC - 5, "    \n");
+    b->show_prompt = 1;
+    dmn_infer_submit(r.w, b);
+    rig_wait(&r, b);
+    ASSERT_EQ(b->info.healed, 0);
+    ASSERT(b->prompt_text && strstr(b->prompt_text, want)); /* the same prefix part */
+    dmn_job_free(a);
+    dmn_job_free(b);
     rig_stop(&r);
 }
 
