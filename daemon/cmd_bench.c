@@ -333,6 +333,9 @@ int dmn__bench_quiet_begin(struct dmn__quiet *q, const char *who, double max_loa
     if (max_load < 0)
         max_load = 0.75 * (double)(ncpu > 0 ? ncpu : 1);
     force |= dmn__bench_forced();
+    const char *we = getenv("SEEKD_BENCH_WAIT");
+    if (we && *we)
+        wait_s = atol(we);
     double t_end = now_s() + (double)wait_s, load, others;
     for (int first = 1;; first = 0) {
         /* other processes' CPU use while we sleep for 2 s */

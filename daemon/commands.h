@@ -43,9 +43,9 @@ int cmd_spec_bench(int argc, char **argv);
  * Output goes to stdout, so the conditions of a run travel with its figures.
  * dmn__bench_quiet_begin waits up to wait_s seconds until the 1-minute load average is at most
  * max_load (< 0: 0.75 x cores) and, over a 2-second window while we sleep, other processes use
- * under 0.15 cores (from /proc/stat).  Returns 0 to go ahead, or -EBUSY (message printed)
- * unless force or the environment's SEEKD_BENCH_FORCE=1 says to time anyway, which prints a
- * loud warning and sets q->busy.  dmn__bench_quiet_end prints the other processes' CPU use and
+ * under 0.15 cores (from /proc/stat); SEEKD_BENCH_WAIT overrides wait_s.  Returns 0 to go
+ * ahead, or -EBUSY (message printed) unless force or the environment's SEEKD_BENCH_FORCE=1
+ * says to time anyway, which prints a loud warning and sets q->busy.  dmn__bench_quiet_end prints the other processes' CPU use and
  * the stolen time during the timing and returns 1 (with a warning) if the run was not quiet. */
 struct dmn__quiet {
     const char *who;
