@@ -26,7 +26,7 @@ done
 out=$("$B" generate --model "$T/t.gguf" --draft "$T/bad.gguf" --prompt-ids 1,2 -n 4 2>&1) \
   && fail "incompatible draft accepted"
 echo "$out" | grep -q "bos_token_id differs" || fail "refusal message: $out"
-out=$("$B" bench --model "$T/t.gguf" --draft "$T/t.gguf" -n 24 -p 32 --reps 1 --max-load 1000 \
+out=$("$B" bench --model "$T/t.gguf" --draft "$T/t.gguf" -n 24 -p 32 --reps 1 --force \
       --draft-max 4 --no-adapt --p-min 0) || fail "bench: $out"
 echo "$out" | grep -q "acceptance rate 1.000" || fail "draft = target acceptance: $out"
 echo "$out" | grep -q "outputs identical" || fail "bench outputs: $out"
