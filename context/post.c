@@ -561,6 +561,11 @@ static int reserved_word(enum ctx_lang lang, const char *w, size_t n)
     return 0;
 }
 
+/* A reserved word read as an identifier makes no valid program, whatever else the suggestion
+ * repairs: it outweighs any count of ERROR nodes ("return side *" + " if not in range(s)"
+ * removes the half-typed expression's ERROR node and adds only the identifier "if"). */
+#define RESERVED_COST 1000
+
 /* What count_errors looks at: the parsed text, its language, the byte range [lo, hi) and the
  * insertion point ins (the cursor). */
 struct err_scope {
@@ -574,7 +579,8 @@ struct err_scope {
 
 /* The error cost of the tree under node within [lo, hi): one per ERROR or MISSING node, plus one
  * per token inside an ERROR node that starts at or after ins (the cursor), plus one per
- * identifier ending at or after ins whose text is a reserved word (reserved_word).  The tokens
+ * identifier ending at or after ins whose text is a reserved word (reserved_word; RESERVED_COST
+ * each).  The tokens
  * matter because while typing the cursor's statement is usually broken already: junk appended
  * to it lands in the same ERROR node without adding a node ("def most_exp" + "    if not in
  * x:"), while a completion that repairs it leaves no token in one ("def most_exp" +
@@ -593,7 +599,7 @@ static int count_errors(TSNode node, const struct err_scope *sc, int in_error)
     if (k == 0 && eb >= sc->ins && eb <= sc->len && eb - sb <= 16 &&
         strcmp(ts_node_type(node), "identifier") == 0 &&
         reserved_word(sc->lang, sc->text + sb, eb - sb))
-        return 1;
+        return RESERVED_COST;
     /* error-free subtrees are skipped unless they reach the insertion (reserved words) */
     if (!ts_node_has_error(node) && !in_error && eb < sc->ins)
         return 0;

@@ -183,6 +183,8 @@ static const struct guard_case {
      "def f(s):\n    return", "\n", "     if not in range(s, 1)", "", 1},
     {"py: ... also after a half-typed keyword: finishes the word only", CTX_LANG_PYTHON,
      "def f(s):\n    retur", "\n", "n     if not in range(s, 1)", "n", 1},
+    {"py: ... also when it completes a half-typed expression", CTX_LANG_PYTHON,
+     "def f(side):\n    return side *", "\n", "    if not in range(s, 1)", "", 1},
     {"py: a conditional expression (a real 'if') is kept", CTX_LANG_PYTHON,
      "def f(s):\n    return", "\n", " s if s else None", " s if s else None", 0},
     {"py: keywords as attribute names are not identifiers", CTX_LANG_PYTHON,
