@@ -714,18 +714,21 @@ static void do_complete(struct dmn_infer *w, struct dmn_job *j)
         if (pb < 1)
             pb = 1;
     }
-    /* Whitespace healing: blanks at the end of the prefix ("def f():\n    |", "x = |") stay out
-     * of the prompt.  Byte-level BPE attaches blanks to the word after them ("    if" is
-     * "   " + " if"), so a prompt ending in blanks ends on a token split the model rarely saw in
-     * training, and small models answer with the blanks again ("        if", doubled
-     * indentation).  The model writes them itself; they are removed from its text below when
-     * it does. */
+    /* Whitespace healing: the indentation of a line blank up to the cursor ("def f():\n    |")
+     * stays out of the prompt, which then ends at the line start like the whole-line middles
+     * the models were trained on.  Byte-level BPE attaches blanks to the word after them
+     * ("    if" is "   " + " if"), so a prompt ending in them ends on a token split the model
+     * rarely saw, and small models answer with the indentation again ("        if").  The
+     * model writes it itself; it is removed from its text below when it does.  Blanks after
+     * code on the line ("return |") stay: without constraining the first token to start with
+     * them, a model seeing "return" ends the line. */
     size_t heal = 0;
     while (heal < j->prefix_len && (j->prefix[j->prefix_len - 1 - heal] == ' ' ||
                                     j->prefix[j->prefix_len - 1 - heal] == '\t'))
         heal++;
-    if (heal == j->prefix_len)
-        heal = 0; /* nothing but blanks: keep them */
+    if (heal == j->prefix_len ||
+        (heal < j->prefix_len && j->prefix[j->prefix_len - 1 - heal] != '\n'))
+        heal = 0; /* only blanks (no line start), or code before them on the line */
     struct ctx_fim_opts fo = {.vocab = v, .lang = j->lang, .path = j->path, .prefix = j->prefix,
                               .prefix_len = j->prefix_len - heal, .suffix = j->suffix,
                               .suffix_len = j->suffix_len, .prefix_tokens = pb,
