@@ -427,7 +427,11 @@ __attribute__((target("avx512f"))) static uint64_t bw_sum_avx512(const uint8_t *
         a3 = _mm512_add_epi64(a3, _mm512_load_si512((const void *)(p + i + 192)));
     }
     a0 = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
-    return (uint64_t)_mm512_reduce_add_epi64(a0);
+    uint64_t lane[8], x = 0; /* xor, not _mm512_reduce_add_epi64: its sum is signed */
+    _mm512_storeu_si512((void *)lane, a0);
+    for (int i = 0; i < 8; i++)
+        x ^= lane[i];
+    return x;
 }
 
 __attribute__((target("avx2"))) static uint64_t bw_sum_avx2(const uint8_t *p, size_t n)
