@@ -470,6 +470,16 @@ static int eval_prompt(struct eng_model *m, struct dmn_job *j, const int32_t *to
 /* Decodes from the current logits: greedy when s is NULL.  Fills *out; returns 0,
  * -ECANCELED or an engine error; *deadline set when the deadline stopped it, *stop to why
  * decoding ended. */
+/* A single-line generation is done at its first newline, or at its second when it is a
+ * next-line suggestion (the cursor at the end of its line and the text starting with a newline). */
+static int line_done(const struct dmn_job *j, const struct buf *out)
+{
+    size_t from = 0;
+    if (ctx_post_next_line(j->suffix, j->suffix_len, out->s, out->n))
+        from = out->s[0] == '\r' ? 2 : 1;
+    return from < out->n && memchr(out->s + from, '\n', out->n - from) != NULL;
+}
+
 static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s, int single,
                   struct buf *out, int *n_gen, int *deadline, enum dmn_stop *stop)
 {
@@ -505,7 +515,7 @@ static int decode(struct dmn_infer *w, struct dmn_job *j, struct eng_sampler *s,
         (*n_gen)++;
         if (push_token(out, &d, v, t))
             return -ENOMEM;
-        if (single && memchr(out->s, '\n', out->n)) {
+        if (single && line_done(j, out)) {
             *stop = DMN_STOP_NEWLINE;
             break;
         }
@@ -636,7 +646,7 @@ static int decode_spec(struct dmn_infer *w, struct dmn_job *j, const int32_t *to
                 done = 1;
                 break;
             }
-            if (single && memchr(out->s, '\n', out->n)) {
+            if (single && line_done(j, out)) {
                 *stop = DMN_STOP_NEWLINE;
                 done = 1;
             }

@@ -52,6 +52,12 @@ static const struct post_case {
      "return 1; } int g(void) { return 2; }", M, "return 1;", 0,
      CTX_POST_CUT_BLOCK | CTX_POST_DUP_CLOSER},
     /* ---- Python ---- */
+    {"py: at the end of a finished line, a completion starting with a newline suggests the next "
+     "line (kept with its newline, cut at that line's end)",
+     CTX_LANG_PYTHON, "import os\nx = 1", "\n", "\ny = x + 1\nz = 2\n", S, "\ny = x + 1", 0,
+     CTX_POST_CUT_LINE},
+    {"py: the same with code after the cursor on its line is not a next-line suggestion",
+     CTX_LANG_PYTHON, "x = f(1", ", 2)\n", "\ny = x + 1\n", S, "", 0, CTX_POST_CUT_LINE},
     {"py: function body ends where the next def starts", CTX_LANG_PYTHON, "def mean(xs):\n    ",
      "\n\ndef other():\n    pass\n",
      "return sum(xs) / len(xs)\n\n\ndef median(xs):\n    return sorted(xs)[len(xs) // 2]\n", M,
@@ -245,7 +251,7 @@ TEST(ctx_post_emptied_by)
         const char *prefix, *suffix, *completion;
         unsigned want;
     } cases[] = {
-        {CTX_LANG_PYTHON, "x = 1\ny = x", "\n", "\nprint(y)", CTX_POST_CUT_LINE},
+        {CTX_LANG_PYTHON, "y = f(x", ")\n", "\nprint(y)", CTX_POST_CUT_LINE},
         {CTX_LANG_C, "x = ", "\n", ")))", CTX_POST_SYNTAX},
         {CTX_LANG_C, "int f(void)\n{\n    ", "\n}\n", "\n\n\n", CTX_POST_BLANK},
         {CTX_LANG_C, "int f(void)\n{\n    ", "\n    return 0;\n}\n", "return 0;\n}\n",
@@ -336,8 +342,12 @@ TEST(ctx_post_random)
         for (size_t k = common; k < r.len; k++)
             ASSERT_MSG(strchr(")]} \t\n", r.text[k]) != NULL, "byte %zu '%c' not from the model",
                        k, r.text[k]);
-        if (r.mode == CTX_POST_SINGLE_LINE)
-            ASSERT(memchr(r.text, '\n', r.len) == NULL || !(r.applied & CTX_POST_CUT_LINE));
+        if (r.mode == CTX_POST_SINGLE_LINE) {
+            /* one line, or a next-line suggestion: its leading newline and one line */
+            size_t from = ctx_post_next_line(suf, lens[1], comp, lens[2]) ? (comp[0] == '\r' ? 2 : 1) : 0;
+            ASSERT(from > r.len || memchr(r.text + SK_MIN(from, r.len), '\n', r.len - SK_MIN(from, r.len)) == NULL ||
+                   !(r.applied & CTX_POST_CUT_LINE));
+        }
         sk_free(r.text);
         ASSERT_EQ(sk_alloc_live_bytes(), base);
     }
