@@ -326,7 +326,8 @@ TEST(xfile_hostile)
 struct race {
     struct fx *f;
     _Atomic int stop;
-    int bad, runs;
+    _Atomic int runs; /* read by the writer: it does not stop the reader before one lookup */
+    int bad;
 };
 
 static void *race_reader(void *arg)
@@ -366,6 +367,9 @@ TEST(xfile_lookups_during_updates)
             ASSERT_EQ(ctx_index_wait(f.ix, 20000), 0);
     }
     ASSERT_EQ(ctx_index_wait(f.ix, 20000), 0);
+    /* on a loaded machine the reader may not have run yet: give it up to 20 s for one lookup */
+    for (int k = 0; k < 20000 && r.runs == 0; k++)
+        usleep(1000);
     r.stop = 1;
     pthread_join(th, NULL);
     ASSERT_EQ(r.bad, 0);
