@@ -8,7 +8,9 @@ pre = deepseek-coder, FIM tokens found by their text like the real DeepSeek file
 fim_*_token_id keys) and the tensors. Weights go in unchanged: the training code applies RoPE in
 the GGUF adjacent-pair (NORM) convention, so attn_q/attn_k need no permutation; torch Linear
 (out, in) row-major is ggml ne = [in, out]. 2-D weights get --type (all of them, token_embd and
-output too, as llama.cpp's Q8_0 file type does); 1-D norm weights stay F32.
+output too, as llama.cpp's Q8_0 file type does), except that a Q8_0 file writes a matrix whose rows are
+not a whole number of 32-element blocks (ffn_down when n_ff = 688) as F16, the fallback llama.cpp's
+quantizer takes for such tensors; 1-D norm weights stay F32.
 Uses tools/gguf.py's GGUFWriter (h-tools) and tools/quants.py.
 """
 import argparse
@@ -76,7 +78,10 @@ def export(ckpt, out, name, qtype, description):
     qt = gguf.GGML_TYPE_BY_NAME[qtype]
     for tname, t in tensor_map(model):
         a = t.detach().numpy().astype(np.float32)
-        w.add_tensor(tname, a, qt if a.ndim == 2 else gguf.GGML_TYPE_F32)
+        t_ = qt if a.ndim == 2 else gguf.GGML_TYPE_F32
+        if a.ndim == 2 and qtype == "Q8_0" and a.shape[1] % 32:
+            t_ = gguf.GGML_TYPE_F16   # rows not a whole number of blocks: F16, as llama.cpp's quantizer falls back
+        w.add_tensor(tname, a, t_)
     w.write()
 
 

@@ -46,15 +46,22 @@ DOC_CHARS = 1200
 FIM_RATE = 0.5
 
 CONFIGS = {
+    # Sized for the compute these CPUs give (bf16 autocast on AMX, 2 threads): the draft sees
+    # about 7M tokens, the target (3.4x the parameters, GQA 8:2) about 9M.
     "draft": dict(n_embd=128, n_layer=4, n_head=4, n_head_kv=4, n_ff=352, n_ctx=512,
-                  lr=2e-3, batch=4, steps=1300, warmup=60, seed=1),
-    # The target is uptrained from the draft (see init_from_draft): 8 layers of the draft's width,
-    # GQA with 2 kv heads; 4.9M-param from-scratch targets could not be trained in the time this
-    # shared machine gave us (load 11-20 on 2 cores).
-    "target": dict(n_embd=128, n_layer=8, n_head=4, n_head_kv=2, n_ff=352, n_ctx=512,
-                   lr=1e-3, batch=4, steps=250, warmup=30, seed=3,
-                   init_from="draft-step1210.ckpt"),
+                  lr=2e-3, batch=8, steps=1700, warmup=100, seed=1, threads=2, amp="bf16",
+                  horizon_before=[1066, 2400]),   # planned 2400 steps; shortened at step 1066
+    "target": dict(n_embd=256, n_layer=6, n_head=8, n_head_kv=2, n_ff=688, n_ctx=512,
+                   lr=1.5e-3, batch=8, steps=2200, warmup=150, seed=3, threads=2, amp="bf16",
+                   horizon_before=[191, 3000]),   # planned 3000 steps; shortened at step 191
 }
+# Second stage (tried, not shipped: it broke line-start infilling, see models/README.md): a short continuation of each model on FIM cuts shaped like an editor's cursor
+# positions (fim_cut editor=True), learning rate from 3e-4 down to 3e-5.
+STAGE2 = dict(lr=3e-4, steps=300, warmup=20, fim="editor")
+CONFIGS["draft-editor"] = dict(CONFIGS["draft"], **STAGE2, seed=11, init_from="draft.final.pt")
+CONFIGS["target-editor"] = dict(CONFIGS["target"], **STAGE2, seed=13, init_from="target.final.pt")
+for _c in (CONFIGS["draft-editor"], CONFIGS["target-editor"]):
+    _c.pop("horizon_before")
 ROPE_BASE = 10000.0
 RMS_EPS = 1e-6
 
@@ -143,31 +150,6 @@ class Llama(nn.Module):
         return self.output(self.norm(x))
 
 
-def init_from_draft(model, draft_sd, dc):
-    """Uptraining init (function-preserving up to the GQA pooling): embeddings, final norm and
-    output copied; draft layer i -> target layer 2i with K/V heads mean-pooled in groups
-    (Ainslie et al. 2023, MHA -> GQA checkpoint conversion); target layers 2i+1 are new blocks
-    whose attn_output and ffn_down start at zero, so they begin as the identity."""
-    c = model.c
-    assert c["n_embd"] == dc["n_embd"] and c["n_ff"] == dc["n_ff"] and c["n_head"] == dc["n_head"]
-    assert c["n_layer"] == 2 * dc["n_layer"] and dc["n_head_kv"] % c["n_head_kv"] == 0
-    g = dc["n_head_kv"] // c["n_head_kv"]
-    hd = c["n_embd"] // c["n_head"]
-    with torch.no_grad():
-        for name in ("tok_embd.weight", "norm.weight", "output.weight"):
-            model.state_dict()[name].copy_(draft_sd[name])
-        for i in range(dc["n_layer"]):
-            dst = model.blocks[2 * i]
-            src = {k[len(f"blocks.{i}."):]: v for k, v in draft_sd.items() if k.startswith(f"blocks.{i}.")}
-            for k, v in src.items():
-                if k in ("wk.weight", "wv.weight"):
-                    v = v.view(c["n_head_kv"], g, hd, -1).mean(1).reshape(c["n_head_kv"] * hd, -1)
-                dst.state_dict()[k].copy_(v)
-            new = model.blocks[2 * i + 1]
-            new.wo.weight.zero_()
-            new.w_down.weight.zero_()
-
-
 def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
@@ -189,42 +171,80 @@ def split_docs(text, max_chars=DOC_CHARS):
     return [d for d in docs if d.strip()]
 
 
-def fim_cut(doc, rng):
-    """Return (prefix, middle, suffix) for a FIM sample."""
+def fim_cut(doc, rng, editor=False):
+    """Return (prefix, middle, suffix) for a FIM sample. Half are two uniform character cuts;
+    half take 1-3 whole lines (1 line in 60%) starting at a non-blank line, the shape of an
+    editor's line completion (a blank middle would teach the model to answer nothing).
+    editor=True (the second training stage) splits that second half three ways by where an
+    editor's cursor sits: at a line's start as above (40%), inside a line after at least one
+    character of its code (30%: the middle is the rest of the line, plus 0-2 more lines), or at
+    the end of a line (30%: the middle starts with the newline and holds 1-2 next lines)."""
     if rng.random() < 0.5:
         a, b = sorted(rng.integers(0, len(doc) + 1, size=2))
         return doc[:a], doc[a:b], doc[b:]
     lines = doc.split("\n")
-    i = int(rng.integers(0, len(lines)))
-    j = min(len(lines), i + int(rng.integers(1, 4)))
-    pre = "\n".join(lines[:i]) + ("\n" if i else "")
-    mid = "\n".join(lines[i:j])
+    starts = [k for k, ln in enumerate(lines) if ln.strip()] or [0]
+    i = starts[int(rng.integers(0, len(starts)))]
+    r = rng.random()
+    n_more = 1 if r < 0.6 else 2 if r < 0.8 else 3
+    shape = rng.random() if editor else 0.0
+    if shape < 0.4:                                   # cursor at the start of line i
+        j = min(len(lines), i + n_more)
+        pre = "\n".join(lines[:i]) + ("\n" if i else "")
+        mid = "\n".join(lines[i:j])
+    elif shape < 0.7:                                 # cursor inside line i's code
+        ln = lines[i]
+        ind = len(ln) - len(ln.lstrip())
+        c = int(rng.integers(ind + 1, len(ln) + 1))
+        j = min(len(lines), i + n_more)
+        pre = "\n".join(lines[:i] + [ln[:c]])
+        mid = "\n".join([ln[c:]] + lines[i + 1:j])
+    else:                                             # cursor at the end of line i
+        j = min(len(lines), i + 1 + min(n_more, 2))
+        pre = "\n".join(lines[:i + 1])
+        mid = "".join("\n" + x for x in lines[i + 1:j])
     suf = ("\n" if j < len(lines) else "") + "\n".join(lines[j:])
     return pre, mid, suf
 
 
-def encode_doc(tok, doc, rng):
+def encode_doc(tok, doc, rng, editor=False):
     if rng.random() < FIM_RATE:
-        pre, mid, suf = fim_cut(doc, rng)
+        pre, mid, suf = fim_cut(doc, rng, editor)
         return ([tok.bos, tok.fim_begin] + tok.encode(pre) + [tok.fim_hole] + tok.encode(suf)
                 + [tok.fim_end] + tok.encode(mid) + [tok.eos])
     return [tok.bos] + tok.encode(doc) + [tok.eos]
 
 
-def build_stream(tok, corpus_dir, split, seed):
+def _encode_file(args):
+    tok_path, text, seed, editor = args
+    tok = _encode_file.tok.get(tok_path) or _encode_file.tok.setdefault(tok_path, bpe.Tokenizer.load(tok_path))
     rng = np.random.default_rng(seed)
     out = []
-    for _, text in corpus.iter_split(corpus_dir, split):
-        for d in split_docs(text):
-            out.extend(encode_doc(tok, d, rng))
+    for d in split_docs(text):
+        out.extend(encode_doc(tok, d, rng, editor))
     return np.array(out, dtype=np.uint16)
 
 
-def load_stream(work, tok, corpus_dir):
-    path = os.path.join(work, "train_stream.npy")
+_encode_file.tok = {}
+
+
+def build_stream(tok_path, corpus_dir, split, seed, passes=2, procs=2, editor=False):
+    """The training files, `passes` times over, each pass with its own FIM cuts (seeded by
+    (seed, pass, file index)), so a second epoch does not repeat the first one's samples."""
+    import multiprocessing
+    files = [text for _, text in corpus.iter_split(corpus_dir, split)]
+    jobs = [(tok_path, text, [seed, p, i], editor) for p in range(passes) for i, text in enumerate(files)]
+    with multiprocessing.Pool(procs) as pool:
+        parts = pool.map(_encode_file, jobs, chunksize=16)
+    return np.concatenate(parts)
+
+
+def load_stream(work, tok_path, corpus_dir, editor=False):
+    path = os.path.join(work, "train_stream-editor.npy" if editor else "train_stream2.npy")
     if not os.path.exists(path):
         t0 = time.time()
-        s = build_stream(tok, corpus_dir, "train", seed=1234)
+        s = build_stream(tok_path, corpus_dir, "train", seed=4321 if editor else 1234, passes=1 if editor else 2,
+                         editor=editor)
         np.save(path + ".tmp.npy", s)
         os.replace(path + ".tmp.npy", path)
         print(f"stream: {len(s)} tokens in {time.time() - t0:.0f}s", flush=True)
@@ -269,18 +289,17 @@ def load_model(path):
 
 
 def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, stop_after=0):
-    torch.set_num_threads(1)
     c = dict(CONFIGS[name])
     c.update(override or {})
+    torch.set_num_threads(c.get("threads", 1))
     tok = bpe.Tokenizer.load(tok_path)
     n_vocab = len(tok.tokens)
-    stream = load_stream(work, tok, corpus_dir)
+    stream = load_stream(work, tok_path, corpus_dir, c.get("fim") == "editor")
     torch.manual_seed(c["seed"])
     model = Llama(c, n_vocab)
-    if c.get("init_from"):
-        dck = torch.load(os.path.join(work, c["init_from"]), map_location="cpu")
-        init_from_draft(model, dck["model"], dck["config"])
-        print(f"{name}: initialised from {c['init_from']} (step {dck['step']})", flush=True)
+    if c.get("init_from"):           # second stage: start from the first stage's weights
+        model.load_state_dict(torch.load(os.path.join(work, c["init_from"]), map_location="cpu")["model"])
+        print(f"{name}: initialised from {c['init_from']}", flush=True)
     opt = make_opt(model, c)
     ck_path = os.path.join(work, f"{name}.ckpt")
     step, elapsed = 0, 0.0
@@ -310,7 +329,13 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, s
         for g in opt.param_groups:
             g["lr"] = lr_at(c, step)
         x, y = batch_at(stream, step, c["seed"], c["batch"], c["n_ctx"])
-        loss = F.cross_entropy(model(x).view(-1, n_vocab), y.reshape(-1))
+        if c.get("amp") == "bf16":   # bf16 matmuls (AMX/AVX-512 BF16), fp32 master weights and loss
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model(x)
+            logits = logits.float()
+        else:
+            logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, n_vocab), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
