@@ -202,10 +202,11 @@ enum {
     CTX_POST_SYNTAX = 1 << 8,      /* syntax guard cut the text (or dropped it: len 0) */
     CTX_POST_BLANK = 1 << 9,       /* (emptied_by only) multi-line: the text was all blanks */
 };
-/* 1 when a single-line completion C[0..N) is a next-line suggestion: the rest of the cursor's
- * line (SUFFIX up to its first newline) is blank and C starts with a newline.  Such a
- * completion keeps that newline and ends at the end of the following line. */
-int ctx_post_next_line(const char *suffix, size_t slen, const char *c, size_t n);
+/* When a single-line completion C[0..N) is a next-line suggestion (the rest of the cursor's
+ * line, SUFFIX up to its first newline, is blank and C starts with a newline), the length of
+ * that leading newline (1, or 2 for "\r\n"); else 0.  Such a completion keeps that newline and
+ * ends at the end of the following line. */
+size_t ctx_post_next_line(const char *suffix, size_t slen, const char *c, size_t n);
 
 /* Short name of one CTX_POST_* bit ("cutLine", "syntax", ...), "" for 0 or an unknown bit. */
 const char *ctx_post_step_name(unsigned bit);

@@ -248,14 +248,16 @@ static int in_comment_or_string(enum ctx_lang lang, const char *prefix, size_t p
     return r;
 }
 
-int ctx_post_next_line(const char *suffix, size_t slen, const char *c, size_t n)
+size_t ctx_post_next_line(const char *suffix, size_t slen, const char *c, size_t n)
 {
     if (!suffix)
         slen = 0;
     for (size_t i = 0; i < slen && suffix[i] != '\n'; i++)
         if (suffix[i] != ' ' && suffix[i] != '\t' && suffix[i] != '\r')
             return 0;
-    return c && n > 0 && (c[0] == '\n' || (n > 1 && c[0] == '\r' && c[1] == '\n'));
+    if (!c || n == 0)
+        return 0;
+    return c[0] == '\n' ? 1 : n > 1 && c[0] == '\r' && c[1] == '\n' ? 2 : 0;
 }
 
 enum ctx_post_mode ctx_post_mode_at(enum ctx_lang lang, const char *prefix, size_t plen,
@@ -887,12 +889,10 @@ int ctx_postprocess(enum ctx_lang lang, const char *prefix, size_t plen, const c
             emptied = (bit);                                                               \
     } while (0)
     if (mode == CTX_POST_SINGLE_LINE) {
-        size_t i = 0;
         /* At the end of a line (nothing but blanks after the cursor on it), a completion that
          * starts with a newline is a suggestion for the next line, as Copilot shows one: keep
          * that newline and cut at the end of the next line. */
-        if (ctx_post_next_line(suffix, slen, c, n))
-            i = c[0] == '\r' ? 2 : 1;
+        size_t i = ctx_post_next_line(suffix, slen, c, n);
         while (i < n && c[i] != '\n')
             i++;
         if (i < n) {

@@ -474,9 +474,7 @@ static int eval_prompt(struct eng_model *m, struct dmn_job *j, const int32_t *to
  * next-line suggestion (the cursor at the end of its line and the text starting with a newline). */
 static int line_done(const struct dmn_job *j, const struct buf *out)
 {
-    size_t from = 0;
-    if (ctx_post_next_line(j->suffix, j->suffix_len, out->s, out->n))
-        from = out->s[0] == '\r' ? 2 : 1;
+    size_t from = ctx_post_next_line(j->suffix, j->suffix_len, out->s, out->n);
     return from < out->n && memchr(out->s + from, '\n', out->n - from) != NULL;
 }
 
