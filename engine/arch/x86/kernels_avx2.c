@@ -176,26 +176,6 @@ AI void dot32(const enum k32 kind, int64_t n, const void *w, const void *act, si
     }
 }
 
-#define NT_SWITCH(call)                                                        \
-    switch (nt) {                                                              \
-    case 1: call(1); break;                                                    \
-    case 2: call(2); break;                                                    \
-    case 3: call(3); break;                                                    \
-    case 4: call(4); break;                                                    \
-    case 5: call(5); break;                                                    \
-    case 6: call(6); break;                                                    \
-    case 7: call(7); break;                                                    \
-    case 8: call(8); break;                                                    \
-    case 9: call(9); break;                                                    \
-    case 10: call(10); break;                                                  \
-    case 11: call(11); break;                                                  \
-    case 12: call(12); break;                                                  \
-    case 13: call(13); break;                                                  \
-    case 14: call(14); break;                                                  \
-    case 15: call(15); break;                                                  \
-    case 16: call(16); break;                                                  \
-    default: call(17); break;                                                  \
-    }
 #define DOT(name, fn, kind)                                                                       \
     static void dot_##name(int64_t n, const void *w, const void *act, size_t st, int nt, float *out) \
     {                                                                                             \
