@@ -3,6 +3,7 @@
 
   eval.py ppl MODEL...             held-out perplexity, llama.cpp perplexity-tool style
   eval.py fim DRAFT TARGET         single-line FIM exact match (500 tasks) + greedy agreement
+  eval.py midloss MODEL...         only the middle loss on the 500 FIM tasks (cheap, no decoding)
   eval.py logits MODEL IDS...      reference logits (one line per position, n_vocab floats)
   eval.py all DRAFT TARGET --json OUT   everything, figures as JSON (for models/README.md)
 
@@ -22,7 +23,8 @@ prefix and 128 suffix tokens kept (nearest the hole). Prompt = BOS fim_begin pre
 suffix fim_end; greedy decoding up to 64 tokens, stopping at EOS or at the first token that contains a newline. Exact match: the generated text up to
 EOS equals the middle (strict); "first line" also accepts a generation whose text up to its
 first '\\n' equals the middle (what a single-line stop rule would show). Baseline: the line
-before the hole, repeated.
+before the hole, repeated. Middle loss: the mean loss (nats per token) of the true middle and
+its EOS, teacher-forced after the prompt (a graded view of the same tasks).
 
 Agreement: on 200 held-out prompts (BOS + 256 tokens of a held-out document at a seeded
 position) the target decodes 32 tokens greedily; agreement = fraction of those positions where
@@ -219,6 +221,7 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
     stop = {tok.eos} | {i for i, t in enumerate(tok.tokens)
                         if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
     res = {"tasks": 0, "strict": {"draft": 0, "target": 0, "repeat_previous_line": 0},
+           "mid_nll": {"draft": 0.0, "target": 0.0}, "mid_tokens": 0,
            "first_line": {"draft": 0, "target": 0}, "agree_fim": [], "agree_plain": [], "examples": [],
            "gens": []}
     for ti, t in enumerate(tasks):
@@ -226,8 +229,12 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
             continue
         res["tasks"] += 1
         prompt = fim_prompt(tok, t)
+        mid = tok.encode(t["middle"]) + [tok.eos]
+        res["mid_tokens"] += len(mid)
         outs = {}
         for name, m in (("draft", draft), ("target", target)):
+            lp = F.log_softmax(Cache(m).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
+            res["mid_nll"][name] -= float(lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).sum())
             g = greedy(m, prompt, 64, stop=stop)
             text = tok.decode([x for x in g if x != tok.eos])
             outs[name] = (g, text)
@@ -266,6 +273,19 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
     return res
 
 
+@torch.no_grad()
+def middle_loss(model, tok, n_tasks=500):
+    """Mean loss (nats/token) of the true middle and its EOS over the FIM tasks, teacher-forced."""
+    nll = n = 0.0
+    for t in fim_tasks(n_tasks):
+        prompt = fim_prompt(tok, t)
+        mid = tok.encode(t["middle"]) + [tok.eos]
+        lp = F.log_softmax(Cache(model).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
+        nll -= float(lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).sum())
+        n += len(mid)
+    return nll / n
+
+
 def summarize(parts):
     """Merge shard results into the reported figures."""
     n = sum(p["tasks"] for p in parts)
@@ -274,6 +294,10 @@ def summarize(parts):
         out["exact_match_strict"][k] = sum(p["strict"][k] for p in parts) / n
     for k in ("draft", "target"):
         out["exact_match_first_line"][k] = sum(p["first_line"][k] for p in parts) / n
+    # the graded view of the same tasks: mean loss (nats/token) of the true middle and its EOS
+    n_mid = sum(p["mid_tokens"] for p in parts)
+    out["middle_loss"] = {k: sum(p["mid_nll"][k] for p in parts) / n_mid for k in ("draft", "target")}
+    out["middle_tokens"] = n_mid
     for label in ("plain", "fim"):
         ag = [row for p in parts for row in p["agree_" + label]]
         flat = [a for row in ag for a in row]
@@ -301,7 +325,7 @@ def summarize(parts):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["ppl", "fim", "logits", "all", "merge"])
+    ap.add_argument("mode", choices=["ppl", "fim", "midloss", "logits", "all", "merge"])
     ap.add_argument("args", nargs="+")
     ap.add_argument("--json")
     ap.add_argument("--last", action="store_true", help="logits: only the last position")
@@ -334,6 +358,11 @@ def main():
             r["params"] = train.n_params(m)
             out["ppl:" + os.path.basename(p)] = r
             print(os.path.basename(p), json.dumps(r), flush=True)
+    if a.mode == "midloss":
+        for p in a.args:
+            m, tok = load(p)
+            out["midloss:" + os.path.basename(p)] = r = middle_loss(m, tok, a.tasks)
+            print(p, "middle loss %.4f nats/token" % r, flush=True)
     if a.mode == "merge":
         parts = []
         for p in a.args:

@@ -43,25 +43,21 @@ import bpe  # noqa: E402
 import corpus  # noqa: E402
 
 DOC_CHARS = 1200
-FIM_RATE = 0.5
+FIM_RATE = 0.5        # as DeepSeek Coder: half the documents FIM-transformed, PSM order
+LINE_CUTS = 0.6       # of the FIM cuts, the share taking whole lines as the middle (v2: 0.5)
+MID_WEIGHT = 3        # loss weight of a FIM middle's tokens and its EOS (v2: 1)
+STREAM_PASSES = 3     # passes over the training files in the stream, each with its own FIM cuts
 
 CONFIGS = {
-    # Sized for the compute these CPUs give (bf16 autocast on AMX, 2 threads): the draft sees
-    # about 7M tokens, the target (3.4x the parameters, GQA 8:2) about 9M.
+    # Version 3. Sized for the compute these CPUs give (bf16 autocast on AMX, 2 threads, about
+    # 100 minutes for both): the draft sees 11.9M tokens, the target (3.4x the parameters, GQA 8:2)
+    # 18.0M.
     "draft": dict(n_embd=128, n_layer=4, n_head=4, n_head_kv=4, n_ff=352, n_ctx=512,
-                  lr=2e-3, batch=8, steps=1700, warmup=100, seed=1, threads=2, amp="bf16",
-                  horizon_before=[1066, 2400]),   # planned 2400 steps; shortened at step 1066
+                  lr=2e-3, batch=8, steps=2900, warmup=100, seed=1, threads=2, amp="bf16"),
     "target": dict(n_embd=256, n_layer=6, n_head=8, n_head_kv=2, n_ff=688, n_ctx=512,
-                   lr=1.5e-3, batch=8, steps=2200, warmup=150, seed=3, threads=2, amp="bf16",
-                   horizon_before=[191, 3000]),   # planned 3000 steps; shortened at step 191
+                   lr=1.5e-3, batch=8, steps=4400, warmup=150, seed=3, threads=2, amp="bf16",
+                   horizon_before=[301, 5200]),   # planned 5200 steps; shortened at step 301
 }
-# Second stage (tried, not shipped: it broke line-start infilling, see models/README.md): a short continuation of each model on FIM cuts shaped like an editor's cursor
-# positions (fim_cut editor=True), learning rate from 3e-4 down to 3e-5.
-STAGE2 = dict(lr=3e-4, steps=300, warmup=20, fim="editor")
-CONFIGS["draft-editor"] = dict(CONFIGS["draft"], **STAGE2, seed=11, init_from="draft.final.pt")
-CONFIGS["target-editor"] = dict(CONFIGS["target"], **STAGE2, seed=13, init_from="target.final.pt")
-for _c in (CONFIGS["draft-editor"], CONFIGS["target-editor"]):
-    _c.pop("horizon_before")
 ROPE_BASE = 10000.0
 RMS_EPS = 1e-6
 
@@ -171,92 +167,82 @@ def split_docs(text, max_chars=DOC_CHARS):
     return [d for d in docs if d.strip()]
 
 
-def fim_cut(doc, rng, editor=False):
-    """Return (prefix, middle, suffix) for a FIM sample. Half are two uniform character cuts;
-    half take 1-3 whole lines (1 line in 60%) starting at a non-blank line, the shape of an
-    editor's line completion (a blank middle would teach the model to answer nothing).
-    editor=True (the second training stage) splits that second half three ways by where an
-    editor's cursor sits: at a line's start as above (40%), inside a line after at least one
-    character of its code (30%: the middle is the rest of the line, plus 0-2 more lines), or at
-    the end of a line (30%: the middle starts with the newline and holds 1-2 next lines)."""
-    if rng.random() < 0.5:
+def fim_cut(doc, rng):
+    """Return (prefix, middle, suffix) for a FIM sample. LINE_CUTS of them take 1-3 whole lines
+    (1 line in 60%) starting at a non-blank line as the middle, the shape of an editor's line
+    completion (prefix ends with '\\n', suffix starts with the last middle line's '\\n'; a blank
+    middle would teach the model to answer nothing); the rest are two uniform character cuts
+    (DeepSeek Coder's and SantaCoder's document-level FIM)."""
+    if rng.random() >= LINE_CUTS:
         a, b = sorted(rng.integers(0, len(doc) + 1, size=2))
         return doc[:a], doc[a:b], doc[b:]
     lines = doc.split("\n")
     starts = [k for k, ln in enumerate(lines) if ln.strip()] or [0]
     i = starts[int(rng.integers(0, len(starts)))]
     r = rng.random()
-    n_more = 1 if r < 0.6 else 2 if r < 0.8 else 3
-    shape = rng.random() if editor else 0.0
-    if shape < 0.4:                                   # cursor at the start of line i
-        j = min(len(lines), i + n_more)
-        pre = "\n".join(lines[:i]) + ("\n" if i else "")
-        mid = "\n".join(lines[i:j])
-    elif shape < 0.7:                                 # cursor inside line i's code
-        ln = lines[i]
-        ind = len(ln) - len(ln.lstrip())
-        c = int(rng.integers(ind + 1, len(ln) + 1))
-        j = min(len(lines), i + n_more)
-        pre = "\n".join(lines[:i] + [ln[:c]])
-        mid = "\n".join([ln[c:]] + lines[i + 1:j])
-    else:                                             # cursor at the end of line i
-        j = min(len(lines), i + 1 + min(n_more, 2))
-        pre = "\n".join(lines[:i + 1])
-        mid = "".join("\n" + x for x in lines[i + 1:j])
+    j = min(len(lines), i + (1 if r < 0.6 else 2 if r < 0.8 else 3))
+    pre = "\n".join(lines[:i]) + ("\n" if i else "")
+    mid = "\n".join(lines[i:j])
     suf = ("\n" if j < len(lines) else "") + "\n".join(lines[j:])
     return pre, mid, suf
 
 
-def encode_doc(tok, doc, rng, editor=False):
+def encode_doc(tok, doc, rng):
+    """(ids, loss weights) of one document: weight MID_WEIGHT on a FIM middle and its EOS, 1 elsewhere."""
     if rng.random() < FIM_RATE:
-        pre, mid, suf = fim_cut(doc, rng, editor)
-        return ([tok.bos, tok.fim_begin] + tok.encode(pre) + [tok.fim_hole] + tok.encode(suf)
-                + [tok.fim_end] + tok.encode(mid) + [tok.eos])
-    return [tok.bos] + tok.encode(doc) + [tok.eos]
+        pre, mid, suf = fim_cut(doc, rng)
+        head = [tok.bos, tok.fim_begin] + tok.encode(pre) + [tok.fim_hole] + tok.encode(suf) + [tok.fim_end]
+        tail = tok.encode(mid) + [tok.eos]
+        return head + tail, [1] * len(head) + [MID_WEIGHT] * len(tail)
+    ids = [tok.bos] + tok.encode(doc) + [tok.eos]
+    return ids, [1] * len(ids)
 
 
 def _encode_file(args):
-    tok_path, text, seed, editor = args
+    tok_path, text, seed = args
     tok = _encode_file.tok.get(tok_path) or _encode_file.tok.setdefault(tok_path, bpe.Tokenizer.load(tok_path))
     rng = np.random.default_rng(seed)
-    out = []
+    ids, w = [], []
     for d in split_docs(text):
-        out.extend(encode_doc(tok, d, rng, editor))
-    return np.array(out, dtype=np.uint16)
+        a, b = encode_doc(tok, d, rng)
+        ids += a
+        w += b
+    return np.array(ids, dtype=np.uint16), np.array(w, dtype=np.uint8)
 
 
 _encode_file.tok = {}
 
 
-def build_stream(tok_path, corpus_dir, split, seed, passes=2, procs=2, editor=False):
+def build_stream(tok_path, corpus_dir, split, seed, passes, procs=2):
     """The training files, `passes` times over, each pass with its own FIM cuts (seeded by
-    (seed, pass, file index)), so a second epoch does not repeat the first one's samples."""
+    (seed, pass, file index)), so a later epoch does not repeat the first one's samples."""
     import multiprocessing
     files = [text for _, text in corpus.iter_split(corpus_dir, split)]
-    jobs = [(tok_path, text, [seed, p, i], editor) for p in range(passes) for i, text in enumerate(files)]
+    jobs = [(tok_path, text, [seed, p, i]) for p in range(passes) for i, text in enumerate(files)]
     with multiprocessing.Pool(procs) as pool:
         parts = pool.map(_encode_file, jobs, chunksize=16)
-    return np.concatenate(parts)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def load_stream(work, tok_path, corpus_dir, editor=False):
-    path = os.path.join(work, "train_stream-editor.npy" if editor else "train_stream2.npy")
+def load_stream(work, tok_path, corpus_dir):
+    """The packed token stream and its loss weights (built once, shared by both models)."""
+    path = os.path.join(work, "train_stream3.npz")
     if not os.path.exists(path):
         t0 = time.time()
-        s = build_stream(tok_path, corpus_dir, "train", seed=4321 if editor else 1234, passes=1 if editor else 2,
-                         editor=editor)
-        np.save(path + ".tmp.npy", s)
-        os.replace(path + ".tmp.npy", path)
-        print(f"stream: {len(s)} tokens in {time.time() - t0:.0f}s", flush=True)
-    return np.load(path)
+        ids, w = build_stream(tok_path, corpus_dir, "train", seed=5678, passes=STREAM_PASSES)
+        np.savez(path + ".tmp.npz", ids=ids, w=w)
+        os.replace(path + ".tmp.npz", path)
+        print(f"stream: {len(ids)} tokens in {time.time() - t0:.0f}s", flush=True)
+    z = np.load(path)
+    return z["ids"], z["w"]
 
 
-def batch_at(stream, step, seed, batch, n_ctx):
+def batch_at(stream, weights, step, seed, batch, n_ctx):
     rng = np.random.default_rng([seed, step])
     offs = rng.integers(0, len(stream) - n_ctx - 1, size=batch)
-    x = np.stack([stream[o:o + n_ctx + 1] for o in offs]).astype(np.int64)
-    x = torch.from_numpy(x)
-    return x[:, :-1], x[:, 1:]
+    x = torch.from_numpy(np.stack([stream[o:o + n_ctx + 1] for o in offs]).astype(np.int64))
+    w = torch.from_numpy(np.stack([weights[o + 1:o + n_ctx + 1] for o in offs]).astype(np.float32))
+    return x[:, :-1], x[:, 1:], w
 
 
 # ---------------------------------------------------------------- training
@@ -294,12 +280,9 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, s
     torch.set_num_threads(c.get("threads", 1))
     tok = bpe.Tokenizer.load(tok_path)
     n_vocab = len(tok.tokens)
-    stream = load_stream(work, tok_path, corpus_dir, c.get("fim") == "editor")
+    stream, weights = load_stream(work, tok_path, corpus_dir)
     torch.manual_seed(c["seed"])
     model = Llama(c, n_vocab)
-    if c.get("init_from"):           # second stage: start from the first stage's weights
-        model.load_state_dict(torch.load(os.path.join(work, c["init_from"]), map_location="cpu")["model"])
-        print(f"{name}: initialised from {c['init_from']}", flush=True)
     opt = make_opt(model, c)
     ck_path = os.path.join(work, f"{name}.ckpt")
     step, elapsed = 0, 0.0
@@ -328,14 +311,15 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, s
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(c, step)
-        x, y = batch_at(stream, step, c["seed"], c["batch"], c["n_ctx"])
+        x, y, w = batch_at(stream, weights, step, c["seed"], c["batch"], c["n_ctx"])
         if c.get("amp") == "bf16":   # bf16 matmuls (AMX/AVX-512 BF16), fp32 master weights and loss
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(x)
             logits = logits.float()
         else:
             logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, n_vocab), y.reshape(-1))
+        nll = F.cross_entropy(logits.view(-1, n_vocab), y.reshape(-1), reduction="none")
+        loss = (nll * w.reshape(-1)).sum() / w.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
