@@ -233,8 +233,7 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
         res["mid_tokens"] += len(mid)
         outs = {}
         for name, m in (("draft", draft), ("target", target)):
-            lp = F.log_softmax(Cache(m).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
-            res["mid_nll"][name] -= float(lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).sum())
+            res["mid_nll"][name] += middle_nll(m, prompt, mid)
             g = greedy(m, prompt, 64, stop=stop)
             text = tok.decode([x for x in g if x != tok.eos])
             outs[name] = (g, text)
@@ -274,14 +273,18 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
 
 
 @torch.no_grad()
+def middle_nll(model, prompt, mid):
+    """Summed loss (nats) of the tokens `mid` teacher-forced after `prompt`."""
+    lp = F.log_softmax(Cache(model).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
+    return -float(lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).sum())
+
+
 def middle_loss(model, tok, n_tasks=500):
-    """Mean loss (nats/token) of the true middle and its EOS over the FIM tasks, teacher-forced."""
+    """Mean loss (nats/token) of the true middle and its EOS over the FIM tasks."""
     nll = n = 0.0
     for t in fim_tasks(n_tasks):
-        prompt = fim_prompt(tok, t)
         mid = tok.encode(t["middle"]) + [tok.eos]
-        lp = F.log_softmax(Cache(model).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
-        nll -= float(lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).sum())
+        nll += middle_nll(model, fim_prompt(tok, t), mid)
         n += len(mid)
     return nll / n
 
