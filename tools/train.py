@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Train seekd's demo draft/target pair (llama architecture as GGUF expects it), CPU, 1 thread.
+"""Train seekd's demo draft/target pair (llama architecture as GGUF expects it), CPU, 2 threads.
 
 Model (exactly what a llama-arch GGUF reader computes, so export needs no Q/K permutation):
   x = token_embd[ids]
@@ -16,11 +16,12 @@ Torch Linear weights are (out, in) row-major, i.e. ggml ne = [in, out]: written 
 Data: training files are cut into line-aligned documents of at most DOC_CHARS characters; each
 document is FIM-transformed with probability 0.5 in PSM order
   BOS fim_begin prefix fim_hole suffix fim_end middle EOS     (else BOS text EOS)
-where half of the FIM cuts are two uniform character positions (as in DeepSeek Coder / SantaCoder)
-and half take 1-3 whole lines as the middle (prefix ends with '\\n', suffix starts with the
-line's '\\n'), which is the shape of seekd's line completions. Prefix, suffix and middle are
-tokenized separately (as a server tokenizes input_prefix/input_suffix). Documents are packed into
-one stream; each step samples windows of n_ctx+1 tokens at offsets drawn from a generator seeded
+where LINE_CUTS of the FIM cuts take 1-3 whole lines as the middle (prefix ends with '\\n', suffix
+starts with the line's '\\n'), the shape of seekd's line completions, and the rest are two uniform
+character positions (as in DeepSeek Coder / SantaCoder). Prefix, suffix and middle are tokenized
+separately (as a server tokenizes input_prefix/input_suffix). The loss weights a FIM middle's
+tokens and its EOS by MID_WEIGHT. Documents are packed into one stream (STREAM_PASSES passes over
+the files, each with its own cuts); each step samples windows of n_ctx+1 tokens at offsets drawn from a generator seeded
 by (seed, step), so a resumed run sees exactly the same batches.
 Optimiser: AdamW (0.9, 0.95), weight decay 0.1 on matrices, linear warm-up then cosine to 10%,
 grad clip 1.0. Checkpoints (model + optimiser + step) every --ckpt-secs to tools/work/.
@@ -49,9 +50,9 @@ MID_WEIGHT = 3        # loss weight of a FIM middle's tokens and its EOS (v2: 1)
 STREAM_PASSES = 3     # passes over the training files in the stream, each with its own FIM cuts
 
 CONFIGS = {
-    # Version 3. Sized for the compute these CPUs give (bf16 autocast on AMX, 2 threads, about
-    # 100 minutes for both): the draft sees 11.9M tokens, the target (3.4x the parameters, GQA 8:2)
-    # 18.0M.
+    # Version 3 (trained, not shipped: see models/README.md). Sized for the compute these CPUs give
+    # (bf16 autocast on AMX, 2 threads; 111 minutes for both, measured): the draft sees 11.9M
+    # tokens, the target (3.4x the parameters, GQA 8:2) 18.0M.
     "draft": dict(n_embd=128, n_layer=4, n_head=4, n_head_kv=4, n_ff=352, n_ctx=512,
                   lr=2e-3, batch=8, steps=2900, warmup=100, seed=1, threads=2, amp="bf16"),
     "target": dict(n_embd=256, n_layer=6, n_head=8, n_head_kv=2, n_ff=688, n_ctx=512,
