@@ -4,6 +4,7 @@
   eval.py ppl MODEL...             held-out perplexity, llama.cpp perplexity-tool style
   eval.py fim DRAFT TARGET         single-line FIM exact match (500 tasks) + greedy agreement
   eval.py midloss MODEL...         only the middle loss on the 500 FIM tasks (cheap, no decoding)
+  eval.py l2r MODEL...             the same 500 lines written left to right (no suffix, no FIM)
   eval.py logits MODEL IDS...      reference logits (one line per position, n_vocab floats)
   eval.py all DRAFT TARGET --json OUT   everything, figures as JSON (for models/README.md)
 
@@ -22,9 +23,13 @@ before it (ending in '\\n'), suffix = '\\n' + up to 400 chars of lines after it;
 prefix and 128 suffix tokens kept (nearest the hole). Prompt = BOS fim_begin prefix fim_hole
 suffix fim_end; greedy decoding up to 64 tokens, stopping at EOS or at the first token that contains a newline. Exact match: the generated text up to
 EOS equals the middle (strict); "first line" also accepts a generation whose text up to its
-first '\\n' equals the middle (what a single-line stop rule would show). Baseline: the line
+first '\\n' equals the middle (what a single-line stop rule would show); "stripped" compares that
+first line and the middle with surrounding whitespace removed, as bigcode-evaluation-harness scores
+SantaCoder's single-line FIM task (g.strip() == reference.strip()). Baseline: the line
 before the hole, repeated. Middle loss: the mean loss (nats per token) of the true middle and
-its EOS, teacher-forced after the prompt (a graded view of the same tasks).
+its EOS, teacher-forced after the prompt (a graded view of the same tasks). Left to right (l2r):
+the same lines as plain continuations (prompt BOS + the same <= 300 prefix tokens, stop at the
+first newline), stripped exact match and content loss, to show what the FIM prompt adds or costs.
 
 Agreement: on 200 held-out prompts (BOS + 256 tokens of a held-out document at a seeded
 position) the target decodes 32 tokens greedily; agreement = fraction of those positions where
@@ -289,6 +294,32 @@ def middle_loss(model, tok, n_tasks=500):
     return nll / n
 
 
+@torch.no_grad()
+def left_to_right(model, tok, n_tasks=500):
+    """Stripped exact match and mean content loss (nats/token, end token excluded) of the FIM
+    tasks' lines, written as plain continuations of the prefix and as FIM middles."""
+    stop = {tok.eos} | {i for i, t in enumerate(tok.tokens)
+                        if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
+    r = {"tasks": 0, "l2r_exact_match_stripped": 0, "content_tokens": 0,
+         "l2r_content_loss": 0.0, "fim_content_loss": 0.0}
+    for t in fim_tasks(n_tasks):
+        body = tok.encode(t["middle"])
+        prompt = [tok.bos] + tok.encode(t["prefix"])[-300:]
+        g = greedy(model, prompt, 64, stop=stop)
+        text = tok.decode([x for x in g if x != tok.eos])
+        r["tasks"] += 1
+        r["l2r_exact_match_stripped"] += text.split("\n")[0].strip() == t["middle"].strip()
+        r["content_tokens"] += len(body)
+        r["l2r_content_loss"] += middle_nll(model, prompt, body + tok.encode("\n")) - \
+            middle_nll(model, prompt + body, tok.encode("\n"))
+        fp = fim_prompt(tok, t)
+        r["fim_content_loss"] += middle_nll(model, fp, body + [tok.eos]) - \
+            middle_nll(model, fp + body, [tok.eos])
+    for k in ("l2r_content_loss", "fim_content_loss"):
+        r[k] /= max(1, r["content_tokens"])
+    return r
+
+
 def summarize(parts):
     """Merge shard results into the reported figures."""
     n = sum(p["tasks"] for p in parts)
@@ -322,13 +353,22 @@ def summarize(parts):
         sim["target"] += difflib.SequenceMatcher(None, mid, tg.split("\n")[0]).ratio()
         sim["repeat_previous_line"] += difflib.SequenceMatcher(None, mid, prev).ratio()
     out["line_similarity"] = {k: v / max(1, len(gens)) for k, v in sim.items()}
+    # the scoring of SantaCoder's single-line FIM task in bigcode-evaluation-harness: generation
+    # and reference compared with surrounding whitespace stripped (an editor has usually typed or
+    # auto-indented the line's indentation already); first generated line, as above
+    em = {"draft": 0, "target": 0, "repeat_previous_line": 0}
+    for mid, prev, dr, tg in gens:
+        em["draft"] += dr.split("\n")[0].strip() == mid.strip()
+        em["target"] += tg.split("\n")[0].strip() == mid.strip()
+        em["repeat_previous_line"] += prev.strip() == mid.strip()
+    out["exact_match_stripped"] = {k: v / max(1, len(gens)) for k, v in em.items()}
     out["examples"] = [e for p in parts for e in p["examples"]][:8]
     return out
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["ppl", "fim", "midloss", "logits", "all", "merge"])
+    ap.add_argument("mode", choices=["ppl", "fim", "midloss", "l2r", "logits", "all", "merge"])
     ap.add_argument("args", nargs="+")
     ap.add_argument("--json")
     ap.add_argument("--last", action="store_true", help="logits: only the last position")
@@ -366,6 +406,11 @@ def main():
             m, tok = load(p)
             out["midloss:" + os.path.basename(p)] = r = middle_loss(m, tok, a.tasks)
             print(p, "middle loss %.4f nats/token" % r, flush=True)
+    if a.mode == "l2r":
+        for p in a.args:
+            m, tok = load(p)
+            out["l2r:" + os.path.basename(p)] = r = left_to_right(m, tok, a.tasks)
+            print(p, json.dumps(r), flush=True)
     if a.mode == "merge":
         parts = []
         for p in a.args:
