@@ -202,6 +202,12 @@ def fim_prompt(tok, t):
     return [tok.bos, tok.fim_begin] + p + [tok.fim_hole] + s + [tok.fim_end]
 
 
+def line_stop(tok):
+    """Token ids that end a single-line answer: EOS and every token containing a newline."""
+    return {tok.eos} | {i for i, t in enumerate(tok.tokens)
+                        if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
+
+
 def spec_tokens_per_pass(agree, k):
     """agree: list of bools along the target's greedy path; tokens produced per target pass."""
     passes = produced = 0
@@ -223,8 +229,7 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
     tasks = fim_tasks(n_tasks)
     # generation stops at EOS or at the first token containing a newline: after a newline the
     # single-line answer is decided for both metrics (strict needs EOS before any newline)
-    stop = {tok.eos} | {i for i, t in enumerate(tok.tokens)
-                        if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
+    stop = line_stop(tok)
     res = {"tasks": 0, "strict": {"draft": 0, "target": 0, "repeat_previous_line": 0},
            "mid_nll": {"draft": 0.0, "target": 0.0}, "mid_tokens": 0,
            "first_line": {"draft": 0, "target": 0}, "agree_fim": [], "agree_plain": [], "examples": [],
@@ -278,10 +283,15 @@ def fim_and_agreement(draft, target, tok, n_tasks=500, n_agree=200, shard=0, n_s
 
 
 @torch.no_grad()
+def token_nll(model, prompt, mid):
+    """Loss (nats) of each token of `mid` teacher-forced after `prompt`."""
+    lp = F.log_softmax(Cache(model).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
+    return -lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).squeeze(-1)
+
+
 def middle_nll(model, prompt, mid):
     """Summed loss (nats) of the tokens `mid` teacher-forced after `prompt`."""
-    lp = F.log_softmax(Cache(model).feed(prompt + mid[:-1])[len(prompt) - 1:].double(), -1)
-    return -float(lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).sum())
+    return float(token_nll(model, prompt, mid).sum())
 
 
 def middle_loss(model, tok, n_tasks=500):
@@ -298,8 +308,7 @@ def middle_loss(model, tok, n_tasks=500):
 def left_to_right(model, tok, n_tasks=500):
     """Stripped exact match and mean content loss (nats/token, end token excluded) of the FIM
     tasks' lines, written as plain continuations of the prefix and as FIM middles."""
-    stop = {tok.eos} | {i for i, t in enumerate(tok.tokens)
-                        if tok.types[i] == bpe.TOKEN_NORMAL and bpe.BYTE_ENC[10] in t}
+    stop = line_stop(tok)
     r = {"tasks": 0, "l2r_exact_match_stripped": 0, "content_tokens": 0,
          "l2r_content_loss": 0.0, "fim_content_loss": 0.0}
     for t in fim_tasks(n_tasks):
@@ -310,11 +319,9 @@ def left_to_right(model, tok, n_tasks=500):
         r["tasks"] += 1
         r["l2r_exact_match_stripped"] += text.split("\n")[0].strip() == t["middle"].strip()
         r["content_tokens"] += len(body)
-        r["l2r_content_loss"] += middle_nll(model, prompt, body + tok.encode("\n")) - \
-            middle_nll(model, prompt + body, tok.encode("\n"))
-        fp = fim_prompt(tok, t)
-        r["fim_content_loss"] += middle_nll(model, fp, body + [tok.eos]) - \
-            middle_nll(model, fp + body, [tok.eos])
+        # the line's tokens only: the end token (newline / EOS) differs between the two prompts
+        r["l2r_content_loss"] += float(token_nll(model, prompt, body + [tok.eos])[:-1].sum())
+        r["fim_content_loss"] += float(token_nll(model, fim_prompt(tok, t), body + [tok.eos])[:-1].sum())
     for k in ("l2r_content_loss", "fim_content_loss"):
         r[k] /= max(1, r["content_tokens"])
     return r
