@@ -20,7 +20,7 @@ where LINE_CUTS of the FIM cuts take 1-3 whole lines as the middle (prefix ends 
 starts with the line's '\\n'), the shape of seekd's line completions, and the rest are two uniform
 character positions (as in DeepSeek Coder / SantaCoder). Prefix, suffix and middle are tokenized
 separately (as a server tokenizes input_prefix/input_suffix). The loss weights a FIM middle's
-tokens and its EOS by MID_WEIGHT. Documents are packed into one stream (STREAM_PASSES passes over
+tokens and its EOS by MID_WEIGHT (a config's "mid_weight" overrides it). Documents are packed into one stream (STREAM_PASSES passes over
 the files, each with its own cuts); each step samples windows of n_ctx+1 tokens at offsets drawn from a generator seeded
 by (seed, step), so a resumed run sees exactly the same batches.
 Optimiser: AdamW (0.9, 0.95), weight decay 0.1 on matrices, linear warm-up then cosine to 10%,
@@ -46,7 +46,7 @@ import corpus  # noqa: E402
 DOC_CHARS = 1200
 FIM_RATE = 0.5        # as DeepSeek Coder: half the documents FIM-transformed, PSM order
 LINE_CUTS = 0.6       # of the FIM cuts, the share taking whole lines as the middle (v2: 0.5)
-MID_WEIGHT = 3        # loss weight of a FIM middle's tokens and its EOS (v2: 1)
+MID_WEIGHT = 3        # loss weight of a FIM middle's tokens and its EOS (v2: 1; config "mid_weight")
 STREAM_PASSES = 3     # passes over the training files in the stream, each with its own FIM cuts
 
 CONFIGS = {
@@ -198,26 +198,26 @@ def fim_cut(doc, rng):
 
 
 def encode_doc(tok, doc, rng):
-    """(ids, loss weights) of one document: weight MID_WEIGHT on a FIM middle and its EOS, 1 elsewhere."""
+    """(ids, middle mask) of one document: the mask is 1 on a FIM middle's tokens and its EOS."""
     if rng.random() < FIM_RATE:
         pre, mid, suf = fim_cut(doc, rng)
         head = [tok.bos, tok.fim_begin] + tok.encode(pre) + [tok.fim_hole] + tok.encode(suf) + [tok.fim_end]
         tail = tok.encode(mid) + [tok.eos]
-        return head + tail, [1] * len(head) + [MID_WEIGHT] * len(tail)
+        return head + tail, [0] * len(head) + [1] * len(tail)
     ids = [tok.bos] + tok.encode(doc) + [tok.eos]
-    return ids, [1] * len(ids)
+    return ids, [0] * len(ids)
 
 
 def _encode_file(args):
     tok_path, text, seed = args
     tok = _encode_file.tok.get(tok_path) or _encode_file.tok.setdefault(tok_path, bpe.Tokenizer.load(tok_path))
     rng = np.random.default_rng(seed)
-    ids, w = [], []
+    ids, mid = [], []
     for d in split_docs(text):
         a, b = encode_doc(tok, d, rng)
         ids += a
-        w += b
-    return np.array(ids, dtype=np.uint16), np.array(w, dtype=np.uint8)
+        mid += b
+    return np.array(ids, dtype=np.uint16), np.array(mid, dtype=np.uint8)
 
 
 _encode_file.tok = {}
@@ -235,24 +235,24 @@ def build_stream(tok_path, corpus_dir, split, seed, passes, procs=2):
 
 
 def load_stream(work, tok_path, corpus_dir):
-    """The packed token stream and its loss weights (built once, shared by both models)."""
-    path = os.path.join(work, "train_stream3.npz")
+    """The packed token stream and its FIM-middle mask (built once, shared by both models)."""
+    path = os.path.join(work, "train_stream3m.npz")
     if not os.path.exists(path):
         t0 = time.time()
-        ids, w = build_stream(tok_path, corpus_dir, "train", seed=5678, passes=STREAM_PASSES)
-        np.savez(path + ".tmp.npz", ids=ids, w=w)
+        ids, mid = build_stream(tok_path, corpus_dir, "train", seed=5678, passes=STREAM_PASSES)
+        np.savez(path + ".tmp.npz", ids=ids, mid=mid)
         os.replace(path + ".tmp.npz", path)
         print(f"stream: {len(ids)} tokens in {time.time() - t0:.0f}s", flush=True)
     z = np.load(path)
-    return z["ids"], z["w"]
+    return z["ids"], z["mid"]
 
 
-def batch_at(stream, weights, step, seed, batch, n_ctx):
+def batch_at(stream, mid, step, seed, batch, n_ctx, mid_weight):
     rng = np.random.default_rng([seed, step])
     offs = rng.integers(0, len(stream) - n_ctx - 1, size=batch)
     x = torch.from_numpy(np.stack([stream[o:o + n_ctx + 1] for o in offs]).astype(np.int64))
-    w = torch.from_numpy(np.stack([weights[o + 1:o + n_ctx + 1] for o in offs]).astype(np.float32))
-    return x[:, :-1], x[:, 1:], w
+    m = torch.from_numpy(np.stack([mid[o + 1:o + n_ctx + 1] for o in offs]).astype(np.float32))
+    return x[:, :-1], x[:, 1:], 1.0 + (mid_weight - 1.0) * m
 
 
 # ---------------------------------------------------------------- training
@@ -290,7 +290,7 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, s
     torch.set_num_threads(c.get("threads", 1))
     tok = bpe.Tokenizer.load(tok_path)
     n_vocab = len(tok.tokens)
-    stream, weights = load_stream(work, tok_path, corpus_dir)
+    stream, mid = load_stream(work, tok_path, corpus_dir)
     torch.manual_seed(c["seed"])
     model = Llama(c, n_vocab)
     if c.get("init"):   # stage 2: start from a committed model file (weights as written, Q8_0 dequantized)
@@ -335,9 +335,7 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, s
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(c, step)
-        x, y, w = batch_at(stream, weights, step, c["seed"], c["batch"], c["n_ctx"])
-        if "mid_weight" in c:   # the stream marks FIM middles with MID_WEIGHT; a stage may weight them more
-            w = torch.where(w > 1, float(c["mid_weight"]), 1.0)
+        x, y, w = batch_at(stream, mid, step, c["seed"], c["batch"], c["n_ctx"], c.get("mid_weight", MID_WEIGHT))
         if c.get("amp") == "bf16":   # bf16 matmuls (AMX/AVX-512 BF16), fp32 master weights and loss
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(x)
