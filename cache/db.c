@@ -719,7 +719,15 @@ int cache_open(const char *path, const struct cache_opts *opts, struct cache **o
             chmod(defpath, 0700);
         *slash = '/';
     }
+    /* Setting up a fresh file (the switch to WAL, the schema) can meet another connection doing
+     * the same, and SQLite may answer BUSY there without calling the busy handler: retry the
+     * whole open, within the same busy timeout. */
     rc = open_db(c);
+    for (int waited = 0; rc == CACHE_E_BUSY && waited < c->opts.busy_timeout_ms; waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rc = open_db(c);
+    }
     if (rc == CACHE_E_CORRUPT) {
         rc = move_aside(path);
         if (!rc)
