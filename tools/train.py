@@ -20,9 +20,11 @@ where LINE_CUTS of the FIM cuts take 1-3 whole lines as the middle (prefix ends 
 starts with the line's '\\n'), the shape of seekd's line completions, and the rest are two uniform
 character positions (as in DeepSeek Coder / SantaCoder). Prefix, suffix and middle are tokenized
 separately (as a server tokenizes input_prefix/input_suffix). The loss weights a FIM middle's
-tokens and its EOS by MID_WEIGHT (a config's "mid_weight" overrides it). Documents are packed into one stream (STREAM_PASSES passes over
-the files, each with its own cuts); each step samples windows of n_ctx+1 tokens at offsets drawn from a generator seeded
-by (seed, step), so a resumed run sees exactly the same batches.
+tokens and its EOS by MID_WEIGHT (a config's "mid_weight" overrides it). A config's "stream"
+(fim_rate, line_cuts, suffix_lines) builds a stream with other FIM cuts, in a file of its own
+(pilots). Documents are packed into one stream (STREAM_PASSES passes over the files, each with
+its own cuts); each step samples windows of n_ctx+1 tokens at offsets drawn from a generator
+seeded by (seed, step), so a resumed run sees exactly the same batches.
 Optimiser: AdamW (0.9, 0.95), weight decay 0.1 on matrices, linear warm-up then cosine to 10%,
 grad clip 1.0. Checkpoints (model + optimiser + step) every --ckpt-secs to tools/work/.
 """
@@ -177,13 +179,13 @@ def split_docs(text, max_chars=DOC_CHARS):
     return [d for d in docs if d.strip()]
 
 
-def fim_cut(doc, rng):
+def fim_cut(doc, rng, line_cuts=LINE_CUTS, suffix_lines=None):
     """Return (prefix, middle, suffix) for a FIM sample. LINE_CUTS of them take 1-3 whole lines
     (1 line in 60%) starting at a non-blank line as the middle, the shape of an editor's line
     completion (prefix ends with '\\n', suffix starts with the last middle line's '\\n'; a blank
     middle would teach the model to answer nothing); the rest are two uniform character cuts
     (DeepSeek Coder's and SantaCoder's document-level FIM)."""
-    if rng.random() >= LINE_CUTS:
+    if rng.random() >= line_cuts:
         a, b = sorted(rng.integers(0, len(doc) + 1, size=2))
         return doc[:a], doc[a:b], doc[b:]
     lines = doc.split("\n")
@@ -193,14 +195,18 @@ def fim_cut(doc, rng):
     j = min(len(lines), i + (1 if r < 0.6 else 2 if r < 0.8 else 3))
     pre = "\n".join(lines[:i]) + ("\n" if i else "")
     mid = "\n".join(lines[i:j])
-    suf = ("\n" if j < len(lines) else "") + "\n".join(lines[j:])
+    rest = lines[j:]
+    if suffix_lines is not None:   # a pilot's option: keep 0..suffix_lines lines, uniformly
+        rest = rest[:int(rng.integers(0, suffix_lines + 1))]
+    suf = ("\n" if rest else "") + "\n".join(rest)
     return pre, mid, suf
 
 
-def encode_doc(tok, doc, rng):
+def encode_doc(tok, doc, rng, opts=None):
     """(ids, middle mask) of one document: the mask is 1 on a FIM middle's tokens and its EOS."""
-    if rng.random() < FIM_RATE:
-        pre, mid, suf = fim_cut(doc, rng)
+    opts = opts or {}
+    if rng.random() < opts.get("fim_rate", FIM_RATE):
+        pre, mid, suf = fim_cut(doc, rng, opts.get("line_cuts", LINE_CUTS), opts.get("suffix_lines"))
         head = [tok.bos, tok.fim_begin] + tok.encode(pre) + [tok.fim_hole] + tok.encode(suf) + [tok.fim_end]
         tail = tok.encode(mid) + [tok.eos]
         return head + tail, [0] * len(head) + [1] * len(tail)
@@ -209,12 +215,12 @@ def encode_doc(tok, doc, rng):
 
 
 def _encode_file(args):
-    tok_path, text, seed = args
+    tok_path, text, seed, opts = args
     tok = _encode_file.tok.get(tok_path) or _encode_file.tok.setdefault(tok_path, bpe.Tokenizer.load(tok_path))
     rng = np.random.default_rng(seed)
     ids, mid = [], []
     for d in split_docs(text):
-        a, b = encode_doc(tok, d, rng)
+        a, b = encode_doc(tok, d, rng, opts)
         ids += a
         mid += b
     return np.array(ids, dtype=np.uint16), np.array(mid, dtype=np.uint8)
@@ -223,23 +229,26 @@ def _encode_file(args):
 _encode_file.tok = {}
 
 
-def build_stream(tok_path, corpus_dir, split, seed, passes, procs=2):
+def build_stream(tok_path, corpus_dir, split, seed, passes, opts=None, procs=2):
     """The training files, `passes` times over, each pass with its own FIM cuts (seeded by
     (seed, pass, file index)), so a later epoch does not repeat the first one's samples."""
     import multiprocessing
     files = [text for _, text in corpus.iter_split(corpus_dir, split)]
-    jobs = [(tok_path, text, [seed, p, i]) for p in range(passes) for i, text in enumerate(files)]
+    jobs = [(tok_path, text, [seed, p, i], opts) for p in range(passes) for i, text in enumerate(files)]
     with multiprocessing.Pool(procs) as pool:
         parts = pool.map(_encode_file, jobs, chunksize=16)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def load_stream(work, tok_path, corpus_dir):
-    """The packed token stream and its FIM-middle mask (built once, shared by both models)."""
-    path = os.path.join(work, "train_stream3m.npz")
+def load_stream(work, tok_path, corpus_dir, opts=None):
+    """The packed token stream and its FIM-middle mask (built once, shared by both models).
+    opts (a config's "stream": fim_rate, line_cuts, suffix_lines) changes the FIM cuts, for pilots;
+    each set of options has its own file."""
+    name = "train_stream3m" + "".join(f"_{k}{v}" for k, v in sorted((opts or {}).items()))
+    path = os.path.join(work, name + ".npz")
     if not os.path.exists(path):
         t0 = time.time()
-        ids, mid = build_stream(tok_path, corpus_dir, "train", seed=5678, passes=STREAM_PASSES)
+        ids, mid = build_stream(tok_path, corpus_dir, "train", seed=5678, passes=STREAM_PASSES, opts=opts)
         np.savez(path + ".tmp.npz", ids=ids, mid=mid)
         os.replace(path + ".tmp.npz", path)
         print(f"stream: {len(ids)} tokens in {time.time() - t0:.0f}s", flush=True)
@@ -290,7 +299,7 @@ def train(name, work, tok_path, corpus_dir, ckpt_secs, bench=0, override=None, s
     torch.set_num_threads(c.get("threads", 1))
     tok = bpe.Tokenizer.load(tok_path)
     n_vocab = len(tok.tokens)
-    stream, mid = load_stream(work, tok_path, corpus_dir)
+    stream, mid = load_stream(work, tok_path, corpus_dir, c.get("stream"))
     torch.manual_seed(c["seed"])
     model = Llama(c, n_vocab)
     if c.get("init"):   # stage 2: start from a committed model file (weights as written, Q8_0 dequantized)
