@@ -5,6 +5,7 @@
   eval.py fim DRAFT TARGET         single-line FIM exact match (500 tasks) + greedy agreement
   eval.py midloss MODEL...         only the middle loss on the 500 FIM tasks (cheap, no decoding)
   eval.py l2r MODEL...             the same 500 lines written left to right (no suffix, no FIM)
+  eval.py prefix MODEL...          what the FIM prompt's prefix is worth as the suffix grows
   eval.py logits MODEL IDS...      reference logits (one line per position, n_vocab floats)
   eval.py all DRAFT TARGET --json OUT   everything, figures as JSON (for models/README.md)
 
@@ -30,6 +31,9 @@ before the hole, repeated. Middle loss: the mean loss (nats per token) of the tr
 its EOS, teacher-forced after the prompt (a graded view of the same tasks). Left to right (l2r):
 the same lines as plain continuations (prompt BOS + the same <= 300 prefix tokens, stop at the
 first newline), stripped exact match and content loss, to show what the FIM prompt adds or costs.
+Prefix use (prefix): the same content loss through FIM prompts whose suffix is cut to 0, 8, 32
+and 128 tokens, with the usual prefix and with none; the difference is what the prefix is worth
+to the model when that much suffix stands between it and the middle.
 
 Agreement: on 200 held-out prompts (BOS + 256 tokens of a held-out document at a seeded
 position) the target decodes 32 tokens greedily; agreement = fraction of those positions where
@@ -196,9 +200,9 @@ def fim_tasks(n=500, seed=7):
     return tasks
 
 
-def fim_prompt(tok, t):
-    p = tok.encode(t["prefix"])[-300:]
-    s = tok.encode(t["suffix"])[:128]
+def fim_prompt(tok, t, n_pre=300, n_suf=128):
+    p = tok.encode(t["prefix"])[-n_pre:] if n_pre else []
+    s = tok.encode(t["suffix"])[:n_suf] if n_suf else []
     return [tok.bos, tok.fim_begin] + p + [tok.fim_hole] + s + [tok.fim_end]
 
 
@@ -327,6 +331,30 @@ def left_to_right(model, tok, n_tasks=500):
     return r
 
 
+@torch.no_grad()
+def prefix_use(model, tok, n_tasks=500, suffix_budgets=(0, 8, 32, 128)):
+    """How much the FIM prompt's prefix is worth as the suffix between it and the middle grows:
+    mean content loss (nats/token, end token excluded) of the tasks' lines with the usual prefix
+    (<= 300 tokens) and with none, for suffixes cut to each budget (tokens nearest the hole)."""
+    tasks = fim_tasks(n_tasks)
+    r = {"tasks": len(tasks), "content_tokens": 0}
+    for s in suffix_budgets:
+        r[f"suffix{s}"] = {"with_prefix": 0.0, "no_prefix": 0.0}
+    for t in tasks:
+        body = tok.encode(t["middle"])
+        r["content_tokens"] += len(body)
+        for s in suffix_budgets:
+            for key, n_pre in (("with_prefix", 300), ("no_prefix", 0)):
+                nll = token_nll(model, fim_prompt(tok, t, n_pre, s), body + [tok.eos])[:-1]
+                r[f"suffix{s}"][key] += float(nll.sum())
+    for s in suffix_budgets:
+        d = r[f"suffix{s}"]
+        for key in ("with_prefix", "no_prefix"):
+            d[key] /= max(1, r["content_tokens"])
+        d["prefix_worth"] = d["no_prefix"] - d["with_prefix"]
+    return r
+
+
 def summarize(parts):
     """Merge shard results into the reported figures."""
     n = sum(p["tasks"] for p in parts)
@@ -375,7 +403,7 @@ def summarize(parts):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["ppl", "fim", "midloss", "l2r", "logits", "all", "merge"])
+    ap.add_argument("mode", choices=["ppl", "fim", "midloss", "l2r", "prefix", "logits", "all", "merge"])
     ap.add_argument("args", nargs="+")
     ap.add_argument("--json")
     ap.add_argument("--last", action="store_true", help="logits: only the last position")
@@ -417,6 +445,11 @@ def main():
         for p in a.args:
             m, tok = load(p)
             out["l2r:" + os.path.basename(p)] = r = left_to_right(m, tok, a.tasks)
+            print(p, json.dumps(r), flush=True)
+    if a.mode == "prefix":
+        for p in a.args:
+            m, tok = load(p)
+            out["prefix:" + os.path.basename(p)] = r = prefix_use(m, tok, a.tasks)
             print(p, json.dumps(r), flush=True)
     if a.mode == "merge":
         parts = []
