@@ -58,6 +58,8 @@ import corpus  # noqa: E402
 import train  # noqa: E402
 
 CORPUS = os.path.join(HERE, "work", "corpus")
+PREFIX_TOKENS = 300   # FIM tasks: prompt tokens kept from the prefix (nearest the hole) ...
+SUFFIX_TOKENS = 128   # ... and from the suffix
 
 
 def load(path):
@@ -200,7 +202,7 @@ def fim_tasks(n=500, seed=7):
     return tasks
 
 
-def fim_prompt(tok, t, n_pre=300, n_suf=128):
+def fim_prompt(tok, t, n_pre=PREFIX_TOKENS, n_suf=SUFFIX_TOKENS):
     p = tok.encode(t["prefix"])[-n_pre:] if n_pre else []
     s = tok.encode(t["suffix"])[:n_suf] if n_suf else []
     return [tok.bos, tok.fim_begin] + p + [tok.fim_hole] + s + [tok.fim_end]
@@ -293,6 +295,12 @@ def token_nll(model, prompt, mid):
     return -lp.gather(-1, torch.tensor(mid).unsqueeze(-1)).squeeze(-1)
 
 
+def content_nll(model, prompt, body):
+    """Summed loss (nats) of a line's own tokens after `prompt`, without the token that ends it
+    (a newline left to right, EOS as a FIM middle), so the two prompts compare like for like."""
+    return float(token_nll(model, prompt, body).sum())
+
+
 def middle_nll(model, prompt, mid):
     """Summed loss (nats) of the tokens `mid` teacher-forced after `prompt`."""
     return float(token_nll(model, prompt, mid).sum())
@@ -317,15 +325,14 @@ def left_to_right(model, tok, n_tasks=500):
          "l2r_content_loss": 0.0, "fim_content_loss": 0.0}
     for t in fim_tasks(n_tasks):
         body = tok.encode(t["middle"])
-        prompt = [tok.bos] + tok.encode(t["prefix"])[-300:]
+        prompt = [tok.bos] + tok.encode(t["prefix"])[-PREFIX_TOKENS:]
         g = greedy(model, prompt, 64, stop=stop)
         text = tok.decode([x for x in g if x != tok.eos])
         r["tasks"] += 1
         r["l2r_exact_match_stripped"] += text.split("\n")[0].strip() == t["middle"].strip()
         r["content_tokens"] += len(body)
-        # the line's tokens only: the end token (newline / EOS) differs between the two prompts
-        r["l2r_content_loss"] += float(token_nll(model, prompt, body + [tok.eos])[:-1].sum())
-        r["fim_content_loss"] += float(token_nll(model, fim_prompt(tok, t), body + [tok.eos])[:-1].sum())
+        r["l2r_content_loss"] += content_nll(model, prompt, body)
+        r["fim_content_loss"] += content_nll(model, fim_prompt(tok, t), body)
     for k in ("l2r_content_loss", "fim_content_loss"):
         r[k] /= max(1, r["content_tokens"])
     return r
@@ -344,9 +351,8 @@ def prefix_use(model, tok, n_tasks=500, suffix_budgets=(0, 8, 32, 128)):
         body = tok.encode(t["middle"])
         r["content_tokens"] += len(body)
         for s in suffix_budgets:
-            for key, n_pre in (("with_prefix", 300), ("no_prefix", 0)):
-                nll = token_nll(model, fim_prompt(tok, t, n_pre, s), body + [tok.eos])[:-1]
-                r[f"suffix{s}"][key] += float(nll.sum())
+            for key, n_pre in (("with_prefix", PREFIX_TOKENS), ("no_prefix", 0)):
+                r[f"suffix{s}"][key] += content_nll(model, fim_prompt(tok, t, n_pre, s), body)
     for s in suffix_budgets:
         d = r[f"suffix{s}"]
         for key in ("with_prefix", "no_prefix"):
@@ -379,23 +385,20 @@ def summarize(parts):
                 passes += b
             d[f"tokens_per_target_pass_k{k}"] = prod / max(1, passes)
         out["agreement_" + label] = d
-    # graded view: difflib similarity of the first generated line with the true line
+    # per first generated line (the baseline's line is the previous one): a graded view, difflib
+    # similarity with the true line; and the scoring of SantaCoder's single-line FIM task in
+    # bigcode-evaluation-harness, exact match with surrounding whitespace stripped (an editor has
+    # usually typed or auto-indented the line's indentation already)
     import difflib
     gens = [g for p in parts for g in p["gens"]]
     sim = {"draft": 0.0, "target": 0.0, "repeat_previous_line": 0.0}
+    em = dict.fromkeys(sim, 0)
     for mid, prev, dr, tg in gens:
-        sim["draft"] += difflib.SequenceMatcher(None, mid, dr.split("\n")[0]).ratio()
-        sim["target"] += difflib.SequenceMatcher(None, mid, tg.split("\n")[0]).ratio()
-        sim["repeat_previous_line"] += difflib.SequenceMatcher(None, mid, prev).ratio()
+        for k, line in (("draft", dr.split("\n")[0]), ("target", tg.split("\n")[0]),
+                        ("repeat_previous_line", prev)):
+            sim[k] += difflib.SequenceMatcher(None, mid, line).ratio()
+            em[k] += line.strip() == mid.strip()
     out["line_similarity"] = {k: v / max(1, len(gens)) for k, v in sim.items()}
-    # the scoring of SantaCoder's single-line FIM task in bigcode-evaluation-harness: generation
-    # and reference compared with surrounding whitespace stripped (an editor has usually typed or
-    # auto-indented the line's indentation already); first generated line, as above
-    em = {"draft": 0, "target": 0, "repeat_previous_line": 0}
-    for mid, prev, dr, tg in gens:
-        em["draft"] += dr.split("\n")[0].strip() == mid.strip()
-        em["target"] += tg.split("\n")[0].strip() == mid.strip()
-        em["repeat_previous_line"] += prev.strip() == mid.strip()
     out["exact_match_stripped"] = {k: v / max(1, len(gens)) for k, v in em.items()}
     out["examples"] = [e for p in parts for e in p["examples"]][:8]
     return out
